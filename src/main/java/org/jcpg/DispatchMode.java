@@ -1,0 +1,24 @@
+package org.jcpg;
+
+/** How much {@link CpgConnection#dispatch} does ({@code cs_dispatch_flags_t}). */
+public enum DispatchMode {
+    /** Wait until an event arrives, then dispatch it (or until the connection is closed). */
+    ONE(1),
+    /** Dispatch every event already waiting, then return; never waits. */
+    ALL(2),
+    /** Dispatch events as they arrive until the connection is closed. */
+    BLOCKING(3),
+    /** Dispatch one event if one is waiting; never waits. */
+    ONE_NONBLOCKING(4);
+
+    private final int code;
+
+    DispatchMode(int code) {
+        this.code = code;
+    }
+
+    /** The numeric {@code cs_dispatch_flags_t} value. */
+    public int code() {
+        return code;
+    }
+}

@@ -1,0 +1,26 @@
+package org.jcpg;
+
+/**
+ * The delivery guarantee asked of a multicast ({@code cpg_guarantee_t}).
+ * corosync 3 delivers every message in agreed (total) order whatever is
+ * asked: {@link #UNORDERED} and {@link #SAFE} are documented as not
+ * implemented, and {@link #FIFO} is the same as {@link #AGREED}.
+ */
+public enum Guarantee {
+    UNORDERED(0),
+    FIFO(1),
+    /** Total order: every member delivers the group's messages in the same order. */
+    AGREED(2),
+    SAFE(3);
+
+    private final int code;
+
+    Guarantee(int code) {
+        this.code = code;
+    }
+
+    /** The numeric {@code cpg_guarantee_t} value. */
+    public int code() {
+        return code;
+    }
+}
