@@ -466,19 +466,17 @@ public final class CpgConnection implements AutoCloseable {
         }
     }
 
-    /** Frees a zero-copy buffer; false if the connection is already closed (and freed it). */
-    boolean freeZeroCopy(ZeroCopyBuffer buffer, MemorySegment address) {
-        if (!zeroCopyBuffers.remove(buffer)) {
-            return false;
-        }
+    /** Frees a zero-copy buffer natively, unless the connection's close frees (or freed) it. */
+    void freeZeroCopy(ZeroCopyBuffer buffer, MemorySegment address) {
         try {
             lifecycle.acquire();
         } catch (IllegalStateException closed) {
-            return false;
+            return;
         }
         try {
-            check(cpg_h.cpg_zcb_free(handle, address), "cpg_zcb_free");
-            return true;
+            if (zeroCopyBuffers.remove(buffer)) {
+                check(cpg_h.cpg_zcb_free(handle, address), "cpg_zcb_free");
+            }
         } finally {
             lifecycle.release();
         }
@@ -815,8 +813,8 @@ public final class CpgConnection implements AutoCloseable {
         try {
             for (ZeroCopyBuffer buffer : zeroCopyBuffers) {
                 if (zeroCopyBuffers.remove(buffer)) {
-                    cpg_h.cpg_zcb_free(handle, buffer.address());
                     buffer.invalidate();
+                    cpg_h.cpg_zcb_free(handle, buffer.address());
                 }
             }
             cpg_h.cpg_finalize(handle);

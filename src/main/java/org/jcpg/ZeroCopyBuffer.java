@@ -3,6 +3,7 @@ package org.jcpg;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
+import org.jcpg.internal.Lifecycle;
 
 /**
  * A buffer that libcpg hands to the daemon without copying
@@ -20,6 +21,8 @@ public final class ZeroCopyBuffer implements AutoCloseable {
     private final MemorySegment address;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment segment;
+    // The segment dies at close; the native buffer only once no send uses it.
+    private final Lifecycle lifecycle = new Lifecycle("zero-copy buffer", this::invalidate, this::free);
 
     ZeroCopyBuffer(CpgConnection connection, MemorySegment address, long size) {
         this.connection = connection;
@@ -42,23 +45,25 @@ public final class ZeroCopyBuffer implements AutoCloseable {
      */
     public void multicast(Guarantee guarantee, long length) {
         Objects.requireNonNull(guarantee, "guarantee");
-        if (!arena.scope().isAlive()) {
-            throw new IllegalStateException("zero-copy buffer is closed");
-        }
         if (length < 0 || length > segment.byteSize()) {
             throw new IllegalArgumentException("length " + length + " is outside the buffer's " + segment.byteSize() + " bytes");
         }
-        connection.multicastZeroCopy(guarantee, address, length);
+        lifecycle.acquire();
+        try {
+            connection.multicastZeroCopy(guarantee, address, length);
+        } finally {
+            lifecycle.release();
+        }
     }
 
     /** Frees the buffer; does nothing if it or its connection is already closed. */
     @Override
     public void close() {
-        try {
-            connection.freeZeroCopy(this, address);
-        } finally {
-            invalidate();
-        }
+        lifecycle.close();
+    }
+
+    private void free() {
+        connection.freeZeroCopy(this, address);
     }
 
     MemorySegment address() {
