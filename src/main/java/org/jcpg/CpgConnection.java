@@ -201,7 +201,10 @@ public final class CpgConnection implements AutoCloseable {
     // ---- membership -------------------------------------------------------
 
     /**
-     * Joins a group. A connection is in at most one group, and joins once:
+     * Joins a group. corosync knows a member by node id and process id, so
+     * one process can be in a group through one connection only: a second
+     * connection of the same process joining the same group gets
+     * {@link CpgError#EXIST}. A connection is in at most one group, and joins once:
      * corosync 3.1.7 to 3.1.10 refuse a second join on the same handle even
      * after {@link #leave()} (CS_ERR_EXIST). To re-join, close this
      * connection and join from a new one: the others see a LEAVE, then a JOIN.
@@ -796,7 +799,8 @@ public final class CpgConnection implements AutoCloseable {
      * Closes the connection ({@code cpg_finalize}); does nothing if already
      * closed. Returns at once: a dispatch waiting on another thread returns,
      * callbacks not yet run are dropped, and the native handle is finalized
-     * as soon as no call uses it. The group sees this process LEAVE.
+     * as soon as no call uses it. Members of its group see this process
+     * leave with {@link Reason#PROCDOWN}; {@link #leave()} first for {@link Reason#LEAVE}.
      */
     @Override
     public void close() {

@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -392,13 +391,9 @@ class MessagingTest {
 
     /**
      * close() from a callback defers the native release until the dispatch
-     * returns; a buffer closed in between is taken out of the connection's
-     * set (so release() skips it) but, the connection being closed,
-     * freeZeroCopy returns without cpg_zcb_free: its mapping stays for the
-     * life of the process.
+     * returns; a buffer closed in between must still be freed (by the
+     * connection's release), not forgotten by both.
      */
-    @Disabled("bug: ZeroCopyBuffer.close() after CpgConnection.close() but before the deferred release"
-            + " (e.g. both from a callback) never calls cpg_zcb_free: the mapping leaks")
     @Test
     void zeroCopyBufferClosedAfterItsConnectionInACallbackIsStillUnmapped() throws Exception {
         java.util.concurrent.atomic.AtomicReference<ZeroCopyBuffer> buffer = new java.util.concurrent.atomic.AtomicReference<>();
