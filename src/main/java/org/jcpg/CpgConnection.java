@@ -207,7 +207,8 @@ public final class CpgConnection implements AutoCloseable {
      * {@link CpgError#EXIST}. A connection is in at most one group, and joins once:
      * corosync 3.1.7 to 3.1.10 refuse a second join on the same handle even
      * after {@link #leave()} (CS_ERR_EXIST). To re-join, close this
-     * connection and join from a new one: the others see a LEAVE, then a JOIN.
+     * connection and join from a new one: the others see it go (PROCDOWN, or
+     * LEAVE if it left first), then a JOIN.
      *
      * @throws IllegalStateException if closed, in a group, or it has left one
      * @throws CpgException          e.g. {@link CpgError#TRY_AGAIN} while the daemon synchronizes

@@ -6,7 +6,7 @@ public enum Reason {
     UNDEFINED(0),
     /** The process joined the group. */
     JOIN(1),
-    /** The process left the group ({@code cpg_leave}, or its connection was finalized). */
+    /** The process left the group ({@code cpg_leave}). */
     LEAVE(2),
     /** The process's node left the cluster. */
     NODEDOWN(3),
