@@ -198,27 +198,6 @@ class MembershipTest {
         }
     }
 
-    /** corosync keys a member by (pid, group): a second join by this process is refused. */
-    @Test
-    @Timeout(30)
-    void secondJoinOfTheSameGroupFromTheSameProcessIsRefused() {
-        GroupName group = Daemon.uniqueGroup("member-twice");
-        GroupName other = Daemon.uniqueGroup("member-other");
-        try (CpgConnection first = CpgConnection.open(new Recorder());
-             CpgConnection second = CpgConnection.open(new Recorder())) {
-            first.join(group);
-            assertThatThrownBy(() -> second.join(group))
-                    .isInstanceOfSatisfying(CpgException.class, e -> {
-                        assertThat(e.error()).isEqualTo(CpgError.EXIST);
-                        assertThat(e.operation()).isEqualTo("cpg_join");
-                    });
-            assertThat(second.group()).isNull();
-            second.join(other); // the failed join left the connection usable
-            assertThat(second.group()).isEqualTo(other);
-            assertThat(first.membership(group)).hasSize(1);
-        }
-    }
-
     @Test
     @Timeout(30)
     void initialTotemConfigurationComesOnlyWithTheFlag() throws Exception {
