@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what jcpg's build, tests and demo need, when missing:
-# corosync 3 and libcpg from Debian, iproute2 (network namespaces), Maven.
+# corosync 3 and libcpg from Debian, iproute2 and util-linux (namespaces),
+# procps, Maven.
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 missing=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for pkg in corosync libcpg4 libcpg-dev libcorosync-common-dev iproute2 util-linux maven; do
+for pkg in corosync libcpg4 libcpg-dev libcorosync-common-dev iproute2 util-linux mount procps maven; do
   have_pkg "$pkg" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
