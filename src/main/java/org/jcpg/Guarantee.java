@@ -7,10 +7,13 @@ package org.jcpg;
  * implemented, and {@link #FIFO} is the same as {@link #AGREED}.
  */
 public enum Guarantee {
+    /** No order asked; corosync 3 delivers in agreed order anyway. */
     UNORDERED(0),
+    /** Each sender's messages in the order sent; corosync 3 delivers in agreed order anyway. */
     FIFO(1),
     /** Total order: every member delivers the group's messages in the same order. */
     AGREED(2),
+    /** Delivered only once every member has it; not implemented: corosync 3 delivers in agreed order. */
     SAFE(3);
 
     private final int code;
