@@ -141,7 +141,6 @@ public final class PeerMain {
         while ((line = in.readLine()) != null) {
             String[] words = line.trim().split(" ");
             String verb = words[0];
-            String rest = line.trim().substring(verb.length()).trim();
             try {
                 String result = "";
                 switch (verb) {
@@ -150,7 +149,7 @@ public final class PeerMain {
                     case "close" -> current.close();
                     case "send" -> current.multicast(Guarantee.AGREED,
                             Payloads.pattern(Integer.parseInt(words[1]), Integer.parseInt(words[2])));
-                    case "text" -> current.multicast(Guarantee.AGREED, rest.getBytes(UTF_8));
+                    case "text" -> current.multicast(Guarantee.AGREED, line.trim().substring("text ".length()).getBytes(UTF_8));
                     case "echo" -> echo = true;
                     case "burst" -> burst = Integer.parseInt(words[1]);
                     case "order" -> result = " " + awaitNumbered(Integer.parseInt(words[1]));
