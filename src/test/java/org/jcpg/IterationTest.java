@@ -33,11 +33,11 @@ class IterationTest {
     private static CpgConnection inA;
     private static CpgConnection inB;
     private static CpgConnection inC;
-    private static Peer peerInA;
+    private static PeerProcess peerInA;
     private static long node;
 
     @BeforeAll
-    static void joinGroups() {
+    static void joinGroups() throws InterruptedException {
         Recorder recorder = new Recorder();
         inA = CpgConnection.open(recorder);
         inB = CpgConnection.open(new Recorder());
@@ -46,13 +46,13 @@ class IterationTest {
         inA.join(A);
         inB.join(B);
         inC.join(C);
-        peerInA = Peer.join(A);
+        peerInA = PeerProcess.joined(A);
         Daemon.dispatchUntil(() -> recorder.membershipChanges.stream().anyMatch(c -> c.members().size() == 2),
                 inA, inB, inC);
     }
 
     @AfterAll
-    static void leaveGroups() {
+    static void leaveGroups() throws InterruptedException {
         if (peerInA != null) {
             peerInA.close();
         }
@@ -64,7 +64,7 @@ class IterationTest {
     }
 
     private static Set<GroupMember> expected() {
-        return Set.of(new GroupMember(A, node, PID), new GroupMember(A, node, peerInA.pid),
+        return Set.of(new GroupMember(A, node, PID), new GroupMember(A, node, peerInA.pid()),
                 new GroupMember(B, node, PID), new GroupMember(C, node, PID));
     }
 
@@ -96,12 +96,12 @@ class IterationTest {
     @Test
     void membersOfOneGroup() {
         assertThat(inB.members(A)).containsExactlyInAnyOrder(
-                new GroupMember(A, node, PID), new GroupMember(A, node, peerInA.pid));
+                new GroupMember(A, node, PID), new GroupMember(A, node, peerInA.pid()));
         assertThat(inA.members(B)).containsExactly(new GroupMember(B, node, PID));
         assertThat(inA.members(C)).containsExactly(new GroupMember(C, node, PID));
         assertThat(inA.members(Daemon.uniqueGroup("iter-unknown"))).isEmpty();
         // Consistent with cpg_membership_get.
-        assertThat(inC.membership(A)).extracting(Member::pid).containsExactlyInAnyOrder(PID, peerInA.pid);
+        assertThat(inC.membership(A)).extracting(Member::pid).containsExactlyInAnyOrder(PID, peerInA.pid());
     }
 
     @Test

@@ -216,8 +216,7 @@ class LifetimeTest {
     void closeFromACallbackDropsTheRestOfTheDispatchAndTheGroupSeesUsLeave(Where where) throws Exception {
         GroupName group = Daemon.uniqueGroup("life-cb");
         String hex = HexFormat.of().formatHex(group.toBytes());
-        try (PeerProcess peer = PeerProcess.start()) {
-            peer.join(group);
+        try (PeerProcess peer = PeerProcess.joined(group)) {
             where.run(() -> {
                 List<Integer> seen = new CopyOnWriteArrayList<>();
                 List<MembershipChange> changes = new CopyOnWriteArrayList<>();
@@ -254,7 +253,7 @@ class LifetimeTest {
             });
             String left = peer.awaitEvent(e -> e.startsWith("CONFCHG " + hex + " joined= left=" + Daemon.PID + "/"),
                     Duration.ofSeconds(10));
-            assertThat(left).matches(".* left=" + Daemon.PID + "/(LEAVE|PROCDOWN) members=1");
+            assertThat(left).matches(".* left=" + Daemon.PID + "/(LEAVE|PROCDOWN) members=" + peer.pid());
             System.out.println("peer saw: " + left);
         }
     }

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Group membership: confchg events, their reasons, cpg_membership_get and
  * totem changes, against the private daemon. corosync refuses a second join
- * of one group by the same pid, so other members are child JVMs ({@link Peer}).
+ * of one group by the same pid, so other members are child JVMs ({@link PeerProcess}).
  */
 class MembershipTest {
     private static final int PID = (int) Daemon.PID;
@@ -72,19 +72,19 @@ class MembershipTest {
             cpg.join(group);
             Daemon.dispatchUntil(() -> seen(recorder, group, c -> c.joined().contains(new Member(node, PID, Reason.JOIN))), cpg);
 
-            try (Peer peer = Peer.join(group)) {
-                Member peerJoin = new Member(node, peer.pid, Reason.JOIN);
+            try (PeerProcess peer = PeerProcess.joined(group)) {
+                Member peerJoin = new Member(node, peer.pid(), Reason.JOIN);
                 Daemon.dispatchUntil(() -> seen(recorder, group, c -> c.joined().contains(peerJoin)), cpg);
                 MembershipChange joined = first(recorder, group, c -> c.joined().contains(peerJoin));
                 assertThat(joined.joined()).containsExactly(peerJoin);
                 assertThat(joined.left()).isEmpty();
                 assertThat(joined.members()).containsExactlyInAnyOrder(
-                        new Member(node, PID, Reason.UNDEFINED), new Member(node, peer.pid, Reason.UNDEFINED));
+                        new Member(node, PID, Reason.UNDEFINED), new Member(node, peer.pid(), Reason.UNDEFINED));
 
-                peer.leave();
+                peer.command("leave");
                 Daemon.dispatchUntil(() -> seen(recorder, group, c -> !c.left().isEmpty()), cpg);
                 MembershipChange left = first(recorder, group, c -> !c.left().isEmpty());
-                assertThat(left.left()).containsExactly(new Member(node, peer.pid, Reason.LEAVE));
+                assertThat(left.left()).containsExactly(new Member(node, peer.pid(), Reason.LEAVE));
                 assertThat(left.joined()).isEmpty();
                 assertThat(left.members()).containsExactly(new Member(node, PID, Reason.UNDEFINED));
             }
@@ -100,23 +100,23 @@ class MembershipTest {
      */
     @Test
     @Timeout(40)
-    void otherProcessClosingWithoutLeaveIsSeenWithReasonProcdown() {
+    void otherProcessClosingWithoutLeaveIsSeenWithReasonProcdown() throws Exception {
         Recorder recorder = new Recorder();
         GroupName group = Daemon.uniqueGroup("member-close");
         try (CpgConnection cpg = CpgConnection.open(recorder);
-             Peer peer = Peer.join(group)) {
+             PeerProcess peer = PeerProcess.joined(group)) {
             long node = cpg.localNodeId();
             cpg.join(group);
             Daemon.dispatchUntil(() -> seen(recorder, group, c -> c.members().size() == 2), cpg);
             MembershipChange first = first(recorder, group, c -> c.members().size() == 2);
             // The peer joined first: our JOIN lists both as members, only us as joined.
             assertThat(first.joined()).containsExactly(new Member(node, PID, Reason.JOIN));
-            assertThat(first.members()).contains(new Member(node, peer.pid, Reason.UNDEFINED));
+            assertThat(first.members()).contains(new Member(node, peer.pid(), Reason.UNDEFINED));
 
-            peer.closeConnection();
+            peer.command("close");
             Daemon.dispatchUntil(() -> seen(recorder, group, c -> !c.left().isEmpty()), cpg);
             MembershipChange left = first(recorder, group, c -> !c.left().isEmpty());
-            assertThat(left.left()).containsExactly(new Member(node, peer.pid, Reason.PROCDOWN));
+            assertThat(left.left()).containsExactly(new Member(node, peer.pid(), Reason.PROCDOWN));
             assertThat(left.members()).containsExactly(new Member(node, PID, Reason.UNDEFINED));
         }
     }
@@ -134,7 +134,7 @@ class MembershipTest {
         GroupName group = Daemon.uniqueGroup("member-ourclose");
         // The peer stays in the group; we join, close, and a fresh connection
         // reads the membership to see that we are gone.
-        try (Peer peer = Peer.join(group)) {
+        try (PeerProcess peer = PeerProcess.joined(group)) {
             CpgConnection cpg = CpgConnection.open(recorder);
             long node = cpg.localNodeId();
             cpg.join(group);
@@ -145,33 +145,33 @@ class MembershipTest {
                 while (observer.membership(group).size() != 1 && System.nanoTime() < deadline) {
                     Thread.sleep(5);
                 }
-                assertThat(observer.membership(group)).containsExactly(new Member(node, peer.pid, Reason.UNDEFINED));
+                assertThat(observer.membership(group)).containsExactly(new Member(node, peer.pid(), Reason.UNDEFINED));
             }
         }
     }
 
     @Test
     @Timeout(40)
-    void otherProcessExitingIsSeenWithReasonProcdown() {
+    void otherProcessExitingIsSeenWithReasonProcdown() throws Exception {
         Recorder recorder = new Recorder();
         GroupName group = Daemon.uniqueGroup("member-exit");
         try (CpgConnection cpg = CpgConnection.open(recorder)) {
             long node = cpg.localNodeId();
             cpg.join(group);
-            try (Peer peer = Peer.join(group)) {
+            try (PeerProcess peer = PeerProcess.joined(group)) {
                 Daemon.dispatchUntil(() -> seen(recorder, group,
-                        c -> c.joined().contains(new Member(node, peer.pid, Reason.JOIN))), cpg);
+                        c -> c.joined().contains(new Member(node, peer.pid(), Reason.JOIN))), cpg);
                 peer.exit();
                 Daemon.dispatchUntil(() -> seen(recorder, group, c -> !c.left().isEmpty()), cpg);
                 assertThat(first(recorder, group, c -> !c.left().isEmpty()).left())
-                        .containsExactly(new Member(node, peer.pid, Reason.PROCDOWN));
+                        .containsExactly(new Member(node, peer.pid(), Reason.PROCDOWN));
             }
         }
     }
 
     @Test
     @Timeout(40)
-    void membershipListsTheGroupsProcesses() {
+    void membershipListsTheGroupsProcesses() throws Exception {
         GroupName group = Daemon.uniqueGroup("member-get");
         GroupName unknown = Daemon.uniqueGroup("member-unknown");
         Recorder recorder = new Recorder();
@@ -181,13 +181,13 @@ class MembershipTest {
             cpg.join(group);
             Daemon.dispatchUntil(() -> seen(recorder, group, c -> !c.joined().isEmpty()), cpg);
             assertThat(cpg.membership(group)).containsExactly(new Member(node, PID, Reason.UNDEFINED));
-            try (Peer peer = Peer.join(group)) {
+            try (PeerProcess peer = PeerProcess.joined(group)) {
                 Daemon.dispatchUntil(() -> seen(recorder, group, c -> c.members().size() == 2), cpg);
                 List<Member> members = cpg.membership(group);
                 assertThat(members).hasSize(2);
                 assertThat(members).extracting(Member::reason).containsOnly(Reason.UNDEFINED);
                 Map<Integer, Long> nodeByPid = members.stream().collect(Collectors.toMap(Member::pid, Member::nodeId));
-                assertThat(nodeByPid).containsExactlyInAnyOrderEntriesOf(Map.of(PID, node, peer.pid, node));
+                assertThat(nodeByPid).containsExactlyInAnyOrderEntriesOf(Map.of(PID, node, peer.pid(), node));
                 // The same list, asked from a connection that is in no group.
                 try (CpgConnection outsider = CpgConnection.open(new Recorder())) {
                     assertThat(outsider.membership(group)).containsExactlyInAnyOrderElementsOf(members);

@@ -1,20 +1,45 @@
 package org.jcpg;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
+
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Collectors;
 
 /**
- * A second process in the group (corosync refuses a second join of the same
- * group by the same pid: CS_ERR_EXIST). Run by {@link PeerProcess}; reads
- * commands on stdin, answers "OK verb" or "ERR verb ...", and reports events
- * as "EV ..." lines.
+ * Another group member, in a child JVM run by {@link PeerProcess}: corosync
+ * refuses a second join of the same group by the same pid (CS_ERR_EXIST),
+ * so a second member must be a second process. The child inherits the test
+ * JVM's network namespace, so it reaches the same private daemon.
+ *
+ * <p>It prints {@code READY <pid>}, then reads one command a line and answers
+ * {@code OK verb [RESULT]} or {@code ERR verb PROBLEM}:
+ * <ul>
+ * <li>{@code join HEX}: opens a connection, joins the group (name in hex) and dispatches it on a thread;
+ * <li>{@code leave}, {@code close}: that connection's leave() or close();
+ * <li>{@code send K SIZE}: multicasts {@link Payloads#pattern}(K, SIZE);
+ * <li>{@code text WORDS}: multicasts WORDS as UTF-8;
+ * <li>{@code echo}: from now on answers every text from another process with {@code echo:TEXT};
+ * <li>{@code burst N}: on delivery of the text {@code go}, sends {@code PID:0} .. {@code PID:N-1}
+ *     from a thread of its own, so that it competes with the other senders;
+ * <li>{@code order TOTAL}: waits until TOTAL texts {@code PID:SEQ} are delivered, answers their list;
+ * <li>{@code churn HEX N}: N times joins the group on a new connection and closes it;
+ * <li>{@code exit}: halts the JVM without closing anything (as does the end of stdin, so a dying test
+ *     run takes the child along).
+ * </ul>
+ * Events come as lines {@code EV MSG pid k length matches} (k and matches as for pattern messages)
+ * and {@code EV CONFCHG hex joined=pid/REASON,.. left=pid/REASON,.. members=pid,..}, pids sorted.
  */
 public final class PeerMain {
+    private static final int PID = (int) ProcessHandle.current().pid();
+    private static final List<String> numbered = new ArrayList<>();
     private static CpgConnection current;
+    private static volatile boolean echo;
+    private static volatile int burst;
 
     private PeerMain() {
     }
@@ -24,8 +49,10 @@ public final class PeerMain {
         System.out.flush();
     }
 
-    private static String members(List<Member> members) {
-        return members.stream().map(m -> m.pid() + "/" + m.reason()).collect(Collectors.joining(","));
+    private static String members(List<Member> members, boolean withReason) {
+        return members.stream().sorted(Comparator.comparingInt(Member::pid))
+                .map(m -> withReason ? m.pid() + "/" + m.reason() : String.valueOf(m.pid()))
+                .collect(Collectors.joining(","));
     }
 
     private static final CpgListener LISTENER = new CpgListener() {
@@ -34,14 +61,36 @@ public final class PeerMain {
             int k = message.length() >= 4 ? Payloads.index(message.payload()) : -1;
             print("EV MSG " + message.pid() + " " + k + " " + message.length() + " "
                     + Payloads.matches(message.payload(), k, (int) message.length()));
+            String text = new String(message.toByteArray(), UTF_8);
+            if (echo && message.pid() != PID && !text.startsWith("echo:")) {
+                connection.multicast(Guarantee.AGREED, ("echo:" + text).getBytes(UTF_8));
+            }
+            if (text.equals("go") && burst > 0) {
+                int count = burst;
+                Thread.ofPlatform().name("burst").start(() -> sendNumbered(connection, count, PID));
+            }
+            if (text.matches("\\d+:\\d+")) {
+                synchronized (numbered) {
+                    numbered.add(text);
+                    numbered.notifyAll();
+                }
+            }
         }
 
         @Override
         public void onMembershipChange(CpgConnection connection, MembershipChange change) {
-            print("EV CONFCHG " + HexFormat.of().formatHex(change.group().toBytes()) + " joined=" + members(change.joined())
-                    + " left=" + members(change.left()) + " members=" + change.members().size());
+            print("EV CONFCHG " + HexFormat.of().formatHex(change.group().toBytes())
+                    + " joined=" + members(change.joined(), true) + " left=" + members(change.left(), true)
+                    + " members=" + members(change.members(), false));
         }
     };
+
+    /** Sends the texts PID:0 .. PID:count-1, riding out flow control. */
+    static void sendNumbered(CpgConnection connection, int count, int pid) {
+        for (int seq = 0; seq < count; seq++) {
+            Payloads.send(connection, (pid + ":" + seq).getBytes(UTF_8));
+        }
+    }
 
     private static CpgConnection openAndJoin(GroupName group) throws InterruptedException {
         long deadline = System.nanoTime() + 10_000_000_000L;
@@ -68,35 +117,55 @@ public final class PeerMain {
         }
     }
 
+    private static String awaitNumbered(int total) throws InterruptedException {
+        long deadline = System.nanoTime() + 15_000_000_000L;
+        synchronized (numbered) {
+            while (numbered.size() < total && System.nanoTime() < deadline) {
+                numbered.wait(100);
+            }
+            if (numbered.size() < total) {
+                throw new IllegalStateException("only " + numbered.size() + " of " + total + " delivered");
+            }
+            return String.join(",", numbered);
+        }
+    }
+
+    private static GroupName group(String hex) {
+        return GroupName.ofBytes(HexFormat.of().parseHex(hex));
+    }
+
     public static void main(String[] args) throws Exception {
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        print("READY " + ProcessHandle.current().pid());
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, UTF_8));
+        print("READY " + PID);
         String line;
         while ((line = in.readLine()) != null) {
             String[] words = line.trim().split(" ");
+            String verb = words[0];
             try {
-                switch (words[0]) {
-                    case "join" -> current = openAndJoin(GroupName.ofBytes(HexFormat.of().parseHex(words[1])));
-                    case "send" -> current.multicast(Guarantee.AGREED,
-                            Payloads.pattern(Integer.parseInt(words[1]), Integer.parseInt(words[2])));
+                String result = "";
+                switch (verb) {
+                    case "join" -> current = openAndJoin(group(words[1]));
                     case "leave" -> current.leave();
                     case "close" -> current.close();
+                    case "send" -> current.multicast(Guarantee.AGREED,
+                            Payloads.pattern(Integer.parseInt(words[1]), Integer.parseInt(words[2])));
+                    case "text" -> current.multicast(Guarantee.AGREED, line.trim().substring("text ".length()).getBytes(UTF_8));
+                    case "echo" -> echo = true;
+                    case "burst" -> burst = Integer.parseInt(words[1]);
+                    case "order" -> result = " " + awaitNumbered(Integer.parseInt(words[1]));
                     case "churn" -> {
-                        GroupName group = GroupName.ofBytes(HexFormat.of().parseHex(words[1]));
                         for (int i = 0; i < Integer.parseInt(words[2]); i++) {
-                            openAndJoin(group).close();
+                            openAndJoin(group(words[1])).close();
                         }
                     }
-                    case "quit" -> {
-                        print("OK quit");
-                        System.exit(0);
-                    }
+                    case "exit" -> Runtime.getRuntime().halt(0);
                     default -> throw new IllegalArgumentException("unknown command " + line);
                 }
-                print("OK " + words[0]);
+                print("OK " + verb + result);
             } catch (Throwable t) {
-                print("ERR " + words[0] + " " + t);
+                print("ERR " + verb + " " + t);
             }
         }
+        Runtime.getRuntime().halt(0);
     }
 }

@@ -16,10 +16,15 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.stream.Collectors;
+import java.util.stream.LongStream;
 
 /** A {@link PeerMain} in a child JVM: another process, so it may join the groups this one joins. */
 final class PeerProcess implements AutoCloseable {
+    private static final String EOF = "\u0000EOF";
+
     final Process process;
+    /** The child's event lines, without "EV ", in the order it printed them. */
     final List<String> events = new CopyOnWriteArrayList<>();
     private final BlockingQueue<String> replies = new LinkedBlockingQueue<>();
     private final PrintWriter commands;
@@ -40,22 +45,35 @@ final class PeerProcess implements AutoCloseable {
             } catch (IOException ignored) {
                 // the peer is gone
             }
-            replies.add("EOF");
+            replies.add(EOF);
         });
     }
 
-    static PeerProcess start() throws InterruptedException, IOException {
+    static PeerProcess start() throws InterruptedException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), PeerMain.class.getName())
-                .redirectError(ProcessBuilder.Redirect.INHERIT)
-                .start();
+        Process process;
+        try {
+            // C1 only and the CDS archive: the child starts sooner, and has little to compile.
+            process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xshare:auto",
+                    "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), PeerMain.class.getName())
+                    .redirectError(ProcessBuilder.Redirect.INHERIT)
+                    .start();
+        } catch (IOException e) {
+            throw new AssertionError("cannot start a peer JVM", e);
+        }
         PeerProcess peer = new PeerProcess(process);
         String ready = peer.replies.poll(20, TimeUnit.SECONDS);
-        if (ready == null || !ready.startsWith("READY")) {
+        if (ready == null || !ready.equals("READY " + process.pid())) {
             process.destroyForcibly();
             fail("peer did not start: " + ready);
         }
+        return peer;
+    }
+
+    /** Starts a peer that joins {@code group}; returns once it has joined. */
+    static PeerProcess joined(GroupName group) throws InterruptedException {
+        PeerProcess peer = start();
+        peer.join(group);
         return peer;
     }
 
@@ -63,21 +81,28 @@ final class PeerProcess implements AutoCloseable {
         return (int) process.pid();
     }
 
-    /** Sends a command and waits for its "OK". */
-    void command(String command) throws InterruptedException {
+    /** Sends a command, waits for its "OK" and returns what follows "OK verb " (or ""). */
+    String command(String command) throws InterruptedException {
         commands.println(command);
         String reply = replies.poll(20, TimeUnit.SECONDS);
-        String verb = command.split(" ")[0];
-        if (reply == null || !reply.equals("OK " + verb)) {
-            fail("peer answered " + reply + " to " + command);
+        String ok = "OK " + command.split(" ")[0];
+        if (reply == null || !(reply.equals(ok) || reply.startsWith(ok + " "))) {
+            String exit = process.isAlive() ? "" : " (exited with " + process.exitValue() + ")";
+            return fail("peer " + pid() + " answered " + reply + exit + " to " + command);
         }
+        return reply.substring(ok.length()).trim();
+    }
+
+    /** Pids as the peer lists members in its events: sorted, comma-separated. */
+    static String pidList(long... pids) {
+        return LongStream.of(pids).sorted().mapToObj(String::valueOf).collect(Collectors.joining(","));
     }
 
     void join(GroupName group) throws InterruptedException {
         command("join " + HexFormat.of().formatHex(group.toBytes()));
     }
 
-    /** Waits until some event line matches. */
+    /** Waits until some event line matches, and returns the first that does. */
     String awaitEvent(Predicate<String> condition, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
@@ -91,11 +116,20 @@ final class PeerProcess implements AutoCloseable {
         return fail("no peer event matched within " + timeout + "; events: " + events);
     }
 
+    /** The peer halts without closing its connection; waits until it is gone. */
+    void exit() throws InterruptedException {
+        commands.println("exit");
+        if (!process.waitFor(20, TimeUnit.SECONDS)) {
+            fail("peer " + pid() + " did not exit");
+        }
+    }
+
     @Override
     public void close() throws InterruptedException {
-        commands.println("quit");
+        commands.println("exit");
         if (!process.waitFor(5, TimeUnit.SECONDS)) {
             process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
         }
     }
 }
