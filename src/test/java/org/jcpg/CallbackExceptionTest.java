@@ -111,48 +111,30 @@ class CallbackExceptionTest {
     @EnumSource(Where.class)
     @Timeout(30)
     void runtimeExceptionFromOnMessageIsRethrownAfterAllEventsAreDelivered(Where where) throws Exception {
-        where.run(() -> {
-            RuntimeException boom = new IllegalArgumentException("boom from onMessage");
-            Thrower listener = new Thrower();
-            try (CpgConnection cpg = CpgConnection.open(listener)) {
-                joinQuietly(cpg, listener, "cbex-rt");
-                listener.throwOnMessage = java.util.Map.of(0, boom);
-                send(cpg, 0, 1, 2);
-                assertThat(dispatchAll(cpg)).isSameAs(boom);
-                assertThat(listener.seen).containsExactly(0, 1, 2);
-                stillWorks(cpg, listener, 1);
-            }
-        });
+        assertRethrownAsItself(where, new IllegalArgumentException("boom from onMessage"), 0, "cbex-rt");
     }
 
     @ParameterizedTest
     @EnumSource(Where.class)
     @Timeout(30)
     void errorFromOnMessageIsRethrownAsItself(Where where) throws Exception {
-        where.run(() -> {
-            BoomError boom = new BoomError("error from onMessage");
-            Thrower listener = new Thrower();
-            try (CpgConnection cpg = CpgConnection.open(listener)) {
-                joinQuietly(cpg, listener, "cbex-err");
-                listener.throwOnMessage = java.util.Map.of(0, boom);
-                send(cpg, 0, 1, 2);
-                assertThat(dispatchAll(cpg)).isSameAs(boom);
-                assertThat(listener.seen).containsExactly(0, 1, 2);
-                stillWorks(cpg, listener, 1);
-            }
-        });
+        assertRethrownAsItself(where, new BoomError("error from onMessage"), 0, "cbex-err");
     }
 
     @ParameterizedTest
     @EnumSource(Where.class)
     @Timeout(30)
     void assertionErrorFromOnMessageIsRethrownAsItself(Where where) throws Exception {
+        assertRethrownAsItself(where, new AssertionError("assertion in onMessage"), 1, "cbex-ae");
+    }
+
+    /** The message at index {@code throwAt} of three throws {@code boom}: dispatch rethrows it after all three. */
+    private static void assertRethrownAsItself(Where where, Throwable boom, int throwAt, String prefix) throws Exception {
         where.run(() -> {
-            AssertionError boom = new AssertionError("assertion in onMessage");
             Thrower listener = new Thrower();
             try (CpgConnection cpg = CpgConnection.open(listener)) {
-                joinQuietly(cpg, listener, "cbex-ae");
-                listener.throwOnMessage = java.util.Map.of(1, boom);
+                joinQuietly(cpg, listener, prefix);
+                listener.throwOnMessage = java.util.Map.of(throwAt, boom);
                 send(cpg, 0, 1, 2);
                 assertThat(dispatchAll(cpg)).isSameAs(boom);
                 assertThat(listener.seen).containsExactly(0, 1, 2);
