@@ -85,10 +85,22 @@ public final class PeerMain {
         }
     };
 
-    /** Sends the texts PID:0 .. PID:count-1, riding out flow control. */
+    /**
+     * Sends the texts PID:0 .. PID:count-1, riding out flow control. Paced
+     * (a pause every few messages) so that senders in different processes,
+     * which start a few milliseconds apart, really overlap.
+     */
     static void sendNumbered(CpgConnection connection, int count, int pid) {
         for (int seq = 0; seq < count; seq++) {
             Payloads.send(connection, (pid + ":" + seq).getBytes(UTF_8));
+            if (seq % 5 == 4) {
+                try {
+                    Thread.sleep(1);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
         }
     }
 
