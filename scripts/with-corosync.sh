@@ -35,7 +35,7 @@ stop_daemon() {
     wait "$daemon" 2>/dev/null
   fi
   # A daemon that died hard leaves its libqb rings behind; they carry its pid.
-  [ -n "$daemon" ] && rm -f /dev/shm/qb-"$daemon"-* 2>/dev/null
+  [ -n "$daemon" ] && rm -rf /dev/shm/qb-"$daemon"-* 2>/dev/null
   ip netns del "$ns" 2>/dev/null
   rm -rf "$dir"
 }
