@@ -102,6 +102,7 @@ public final class CpgConnection implements AutoCloseable {
     private final MemorySegment pollErrno;
     private final Lifecycle lifecycle;
     private final ReentrantLock dispatchLock = new ReentrantLock();
+    private final Object membershipLock = new Object();
     private final Set<ZeroCopyBuffer> zeroCopyBuffers = ConcurrentHashMap.newKeySet();
 
     private volatile GroupName joined;
@@ -217,7 +218,7 @@ public final class CpgConnection implements AutoCloseable {
         Objects.requireNonNull(group, "group");
         lifecycle.acquire();
         try {
-            synchronized (this) {
+            synchronized (membershipLock) {
                 if (joined != null) {
                     throw new IllegalStateException(name + " is already in group " + joined
                             + ": one group per connection; open another connection for another group");
@@ -245,7 +246,7 @@ public final class CpgConnection implements AutoCloseable {
     public void leave() {
         lifecycle.acquire();
         try {
-            synchronized (this) {
+            synchronized (membershipLock) {
                 GroupName group = joined;
                 if (group == null) {
                     throw new IllegalStateException(name + " is not in a group");
@@ -430,7 +431,7 @@ public final class CpgConnection implements AutoCloseable {
         return copy;
     }
 
-    void requireJoined() {
+    private void requireJoined() {
         if (joined == null) {
             throw new IllegalStateException(name + " is not in a group: corosync would drop the message silently");
         }
@@ -535,7 +536,6 @@ public final class CpgConnection implements AutoCloseable {
                 }
                 Throwable failure = callbackFailure;
                 callbackFailure = null;
-                lastGroup = null;
                 if (failure != null) {
                     if (rc != CS_OK) {
                         failure.addSuppressed(failure("cpg_dispatch", rc));
@@ -884,7 +884,7 @@ public final class CpgConnection implements AutoCloseable {
         }
     }
 
-    static CpgException failure(String operation, int rc) {
+    private static CpgException failure(String operation, int rc) {
         return failure(operation, rc, "");
     }
 

@@ -39,8 +39,8 @@ public final class DispatchWorker {
         Throwable taskFailure = null;
         try {
             interrupted = put(toWorker, work);
+            Object[] item = new Object[1];
             while (true) {
-                Object[] item = new Object[1];
                 interrupted |= take(toCaller, item);
                 if (item[0] instanceof Done done) {
                     if (done.failure != null) {
