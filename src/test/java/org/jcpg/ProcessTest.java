@@ -108,38 +108,6 @@ class ProcessTest {
         assertThat(recorder.membershipChanges.getLast().members()).extracting(Member::pid).containsExactly(PID);
     }
 
-    @Test
-    void childThatLeavesIsSeenWithReasonLeave() throws Exception {
-        GroupName group = Daemon.uniqueGroup("proc-leave");
-        Recorder recorder = new Recorder();
-        CpgConnection parent = joinAsParent(group, recorder);
-        PeerProcess child = startAndAwaitHello(group, parent, recorder);
-        child.command("leave");
-        Daemon.dispatchUntil(() -> !recorder.leaves().isEmpty(), parent);
-
-        assertThat(recorder.leaves()).containsExactly(new Member(parent.localNodeId(), child.pid(), Reason.LEAVE));
-        assertThat(child.process.isAlive()).as("the child still runs; only its membership ended").isTrue();
-        assertThat(parent.membership(group)).extracting(Member::pid).containsExactly(PID);
-    }
-
-    /**
-     * A connection closed without leaving: corosync's cpg service sees the IPC
-     * connection end while the process is still joined, which it reports as
-     * PROCDOWN, the same as a crash.
-     */
-    @Test
-    void childThatClosesWithoutLeavingIsSeenWithReasonProcdown() throws Exception {
-        GroupName group = Daemon.uniqueGroup("proc-close");
-        Recorder recorder = new Recorder();
-        CpgConnection parent = joinAsParent(group, recorder);
-        PeerProcess child = startAndAwaitHello(group, parent, recorder);
-        child.command("close");
-        Daemon.dispatchUntil(() -> !recorder.leaves().isEmpty(), parent);
-
-        assertThat(recorder.leaves()).containsExactly(new Member(parent.localNodeId(), child.pid(), Reason.PROCDOWN));
-        assertThat(child.process.isAlive()).isTrue();
-    }
-
     /**
      * Three members (this JVM and two children) send concurrently, each from
      * its own thread; every member must deliver the identical sequence, and
