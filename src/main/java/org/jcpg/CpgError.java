@@ -62,7 +62,12 @@ public enum CpgError {
     /** Too many groups. */
     TOO_MANY_GROUPS(30),
     /** Refused for security reasons. */
-    SECURITY(100);
+    SECURITY(100),
+    /**
+     * A code that this version of jcpg does not know (a newer corosync);
+     * {@link CpgException#code()} has the number.
+     */
+    UNKNOWN(-1);
 
     private final int code;
 
@@ -70,7 +75,7 @@ public enum CpgError {
         this.code = code;
     }
 
-    /** The numeric {@code cs_error_t} value, e.g. 6 for {@code CS_ERR_TRY_AGAIN}. */
+    /** The numeric {@code cs_error_t} value, e.g. 6 for {@code CS_ERR_TRY_AGAIN}; -1 for {@link #UNKNOWN}. */
     public int code() {
         return code;
     }
@@ -85,16 +90,18 @@ public enum CpgError {
     }
 
     /**
-     * The constant for a {@code cs_error_t} value.
-     *
-     * @throws IllegalArgumentException for {@code CS_OK} (1) or a value corosync does not define
+     * The constant for a {@code cs_error_t} value: {@link #UNKNOWN} for a
+     * value that corosync 3.1 does not define, and for {@code CS_OK} (1),
+     * which is not an error.
      */
     public static CpgError of(int code) {
-        for (CpgError error : values()) {
-            if (error.code == code) {
+        for (CpgError error : BY_ORDINAL) {
+            if (error.code == code && error != UNKNOWN) {
                 return error;
             }
         }
-        throw new IllegalArgumentException("not a cs_error_t error code: " + code);
+        return UNKNOWN;
     }
+
+    private static final CpgError[] BY_ORDINAL = values();
 }

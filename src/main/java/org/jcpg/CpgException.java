@@ -20,27 +20,41 @@ public final class CpgException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     private final CpgError error;
+    private final int code;
     private final String operation;
 
     /**
+     * An error that a libcpg function returned.
+     *
      * @param operation the libcpg function that failed, e.g. {@code "cpg_join"}
-     * @param error     what it returned
-     * @param detail    corosync's text for the error ({@code cs_strerror}), or more
+     * @param code      the {@code cs_error_t} it returned; one that jcpg does not
+     *                  know is kept as it is, with {@link #error()} {@link CpgError#UNKNOWN}
      */
-    CpgException(String operation, CpgError error, String detail) {
-        super(operation + " failed: CS_ERR_" + error.name() + " (" + error.code() + "): " + detail);
-        this.operation = Objects.requireNonNull(operation, "operation");
-        this.error = error;
+    public CpgException(String operation, int code) {
+        super(message(Objects.requireNonNull(operation, "operation"), code));
+        this.operation = operation;
+        this.code = code;
+        this.error = CpgError.of(code);
     }
 
-    /** What libcpg returned. */
+    private static String message(String operation, int code) {
+        CpgError error = CpgError.of(code);
+        String what = error == CpgError.UNKNOWN
+                ? "cs_error_t " + code + ", unknown to jcpg"
+                : "CS_ERR_" + error.name() + " (" + code + ")";
+        String hint = error == CpgError.LIBRARY && operation.endsWith("initialize")
+                ? " - is corosync running, and reachable from this network namespace?" : "";
+        return operation + " failed: " + what + hint;
+    }
+
+    /** What libcpg returned; {@link CpgError#UNKNOWN} for a code this version does not know. */
     public CpgError error() {
         return error;
     }
 
-    /** The numeric {@code cs_error_t} value. */
+    /** The numeric {@code cs_error_t} value, as libcpg returned it. */
     public int code() {
-        return error.code();
+        return code;
     }
 
     /** The libcpg function that failed, e.g. {@code "cpg_mcast_joined"}. */

@@ -1,7 +1,13 @@
 package org.jcpg;
 
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import org.jcpg.internal.ApiAccess;
 
 /**
  * The name of a closed process group: 1 to {@value #MAX_LENGTH} bytes,
@@ -17,6 +23,20 @@ public final class GroupName {
     /** The longest name corosync accepts, in bytes ({@code CPG_MAX_NAME_LENGTH}). */
     public static final int MAX_LENGTH = 128;
 
+    static {
+        ApiAccess.install(new ApiAccess.Names() {
+            @Override
+            public GroupName wrap(byte[] owned) {
+                return new GroupName(owned);
+            }
+
+            @Override
+            public byte[] bytes(GroupName name) {
+                return name.bytes;
+            }
+        });
+    }
+
     private final byte[] bytes;
 
     private GroupName(byte[] bytes) {
@@ -26,14 +46,27 @@ public final class GroupName {
     /**
      * The group named by the UTF-8 bytes of {@code name}, with no trailing NUL.
      *
-     * @throws IllegalArgumentException if {@code name} is null, empty or longer
-     *                                  than {@value #MAX_LENGTH} bytes in UTF-8
+     * @throws IllegalArgumentException if {@code name} is null, empty, longer
+     *                                  than {@value #MAX_LENGTH} bytes in UTF-8, or
+     *                                  not encodable (a lone surrogate)
      */
     public static GroupName of(String name) {
         if (name == null) {
             throw new IllegalArgumentException("group name is null");
         }
-        return ofBytes(name.getBytes(StandardCharsets.UTF_8));
+        ByteBuffer encoded;
+        try {
+            // Strict: the lenient String.getBytes would turn a lone surrogate into '?'.
+            encoded = StandardCharsets.UTF_8.newEncoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .encode(CharBuffer.wrap(name));
+        } catch (CharacterCodingException e) {
+            throw new IllegalArgumentException("group name " + escapeJava(name) + " is not valid Unicode (a lone surrogate)", e);
+        }
+        byte[] bytes = new byte[encoded.remaining()];
+        encoded.get(bytes);
+        return ofBytes(bytes);
     }
 
     /**
@@ -56,11 +89,6 @@ public final class GroupName {
         return new GroupName(name.clone());
     }
 
-    /** Takes ownership of a name read from the daemon, which may be empty. */
-    static GroupName wrapNative(byte[] name) {
-        return new GroupName(name);
-    }
-
     /** The name's bytes (a copy). */
     public byte[] toBytes() {
         return bytes.clone();
@@ -71,17 +99,85 @@ public final class GroupName {
         return bytes.length;
     }
 
-    byte[] bytesNoCopy() {
-        return bytes;
-    }
-
     /**
-     * The name decoded as UTF-8, with a NUL byte shown as {@code \0} so that
-     * {@code "GROUP\0"} and {@code "GROUP"} look as different as they are.
+     * The name, readable and unambiguous: different names never look the
+     * same. Valid UTF-8 shows as its characters, except that a backslash
+     * shows as {@code \\}, a NUL byte as {@code \0} (so {@code "GROUP\0"}
+     * and {@code "GROUP"} look as different as they are), and any other
+     * control character, and every byte that is not part of valid UTF-8, as
+     * {@code \xNN} (lower-case hex) for each of its bytes.
      */
     @Override
     public String toString() {
-        return new String(bytes, StandardCharsets.UTF_8).replace("\0", "\\0");
+        StringBuilder out = new StringBuilder(bytes.length + 8);
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        int i = 0;
+        while (i < bytes.length) {
+            int length = utf8Length(bytes[i]);
+            String decoded = null;
+            if (length > 0 && i + length <= bytes.length) {
+                try {
+                    decoded = decoder.decode(ByteBuffer.wrap(bytes, i, length)).toString();
+                } catch (CharacterCodingException notUtf8) {
+                    decoded = null;
+                }
+            }
+            if (decoded == null) {
+                hexByte(out, bytes[i]);
+                i++;
+                continue;
+            }
+            int codePoint = decoded.codePointAt(0);
+            if (codePoint == '\\') {
+                out.append("\\\\");
+            } else if (codePoint == 0) {
+                out.append("\\0");
+            } else if (Character.isISOControl(codePoint)) {
+                for (int k = i; k < i + length; k++) {
+                    hexByte(out, bytes[k]);
+                }
+            } else {
+                out.append(decoded);
+            }
+            i += length;
+        }
+        return out.toString();
+    }
+
+    /** The length of the UTF-8 sequence that starts with {@code lead}, or 0 if it cannot start one. */
+    private static int utf8Length(byte lead) {
+        int b = lead & 0xFF;
+        if (b < 0x80) {
+            return 1;
+        }
+        if (b >= 0xC2 && b <= 0xDF) {
+            return 2;
+        }
+        if (b >= 0xE0 && b <= 0xEF) {
+            return 3;
+        }
+        if (b >= 0xF0 && b <= 0xF4) {
+            return 4;
+        }
+        return 0;
+    }
+
+    private static void hexByte(StringBuilder out, byte b) {
+        out.append("\\x").append(Character.forDigit((b >> 4) & 0xF, 16)).append(Character.forDigit(b & 0xF, 16));
+    }
+
+    private static String escapeJava(String s) {
+        StringBuilder out = new StringBuilder("\"");
+        s.chars().forEach(c -> {
+            if (c >= 0x20 && c < 0x7F) {
+                out.append((char) c);
+            } else {
+                out.append(String.format("\\u%04x", c));
+            }
+        });
+        return out.append('"').toString();
     }
 
     @Override

@@ -1,9 +1,8 @@
 package org.jcpg;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
-import org.jcpg.internal.Lifecycle;
+import org.jcpg.internal.ZeroCopySlot;
 
 /**
  * A buffer that libcpg hands to the daemon without copying
@@ -11,70 +10,46 @@ import org.jcpg.internal.Lifecycle;
  * Fill {@link #segment()} in place, then send some or all of it; the buffer
  * can be filled and sent again. Made by {@link CpgConnection#allocateZeroCopy}.
  *
- * <p>Closing the buffer, or its connection, frees the memory; the segment
- * then throws {@link IllegalStateException} when touched. In corosync 3.1.7
- * the memory is shared with the daemon; later versions may make it plain
- * memory that libcpg copies, so do not rely on which.
+ * <p>One thread sends a buffer at a time: libcpg writes a header just
+ * before the buffer, so a second concurrent send of the same buffer is
+ * refused. Use a buffer per sending thread.
+ *
+ * <p>Closing the buffer, or its connection, ends the segment: touching it
+ * then throws {@link IllegalStateException}. Close never waits: a jcpg
+ * thread frees the native memory once no send uses it and no NIO operation
+ * on a {@code ByteBuffer} view of the segment is in flight (until that
+ * operation ends, the segment stays usable). In corosync 3.1.7 the memory
+ * is shared with the daemon; later versions may make it plain memory that
+ * libcpg copies, so do not rely on which.
  */
 public final class ZeroCopyBuffer implements AutoCloseable {
-    private final CpgConnection connection;
-    private final MemorySegment address;
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment segment;
-    // The segment dies at close; the native buffer only once no send uses it.
-    private final Lifecycle lifecycle = new Lifecycle("zero-copy buffer", this::invalidate, this::free);
+    private final ZeroCopySlot slot;
 
-    ZeroCopyBuffer(CpgConnection connection, MemorySegment address, long size) {
-        this.connection = connection;
-        this.address = address;
-        this.segment = address.reinterpret(size, arena, null);
+    ZeroCopyBuffer(ZeroCopySlot slot) {
+        this.slot = slot;
     }
 
     /** The buffer's memory, to fill with the message. Valid until the buffer or its connection is closed. */
     public MemorySegment segment() {
-        return segment;
+        return slot.segment();
     }
 
     /**
      * Sends the first {@code length} bytes of the buffer to the connection's group.
      *
      * @throws IllegalArgumentException if {@code length} is negative or beyond the buffer
-     * @throws IllegalStateException    if the buffer or connection is closed, or the connection
-     *                                  is not in a group
-     * @throws CpgException             {@link CpgError#TOO_BIG} above 1 MiB
+     * @throws IllegalStateException    if the buffer or connection is closed, the connection
+     *                                  is not in a group, or another thread is sending this buffer
+     * @throws CpgException             if libcpg fails, e.g. {@link CpgError#LIBRARY} when the
+     *                                  daemon went away
      */
     public void multicast(Guarantee guarantee, long length) {
-        Objects.requireNonNull(guarantee, "guarantee");
-        if (length < 0 || length > segment.byteSize()) {
-            throw new IllegalArgumentException("length " + length + " is outside the buffer's " + segment.byteSize() + " bytes");
-        }
-        lifecycle.acquire();
-        try {
-            connection.multicastZeroCopy(guarantee, address, length);
-        } finally {
-            lifecycle.release();
-        }
+        slot.multicast(Objects.requireNonNull(guarantee, "guarantee").code(), length);
     }
 
-    /** Frees the buffer; does nothing if it or its connection is already closed. */
+    /** Frees the buffer; does nothing if it or its connection is already closed. Never waits. */
     @Override
     public void close() {
-        lifecycle.close();
-    }
-
-    private void free() {
-        connection.freeZeroCopy(this, address);
-    }
-
-    MemorySegment address() {
-        return address;
-    }
-
-    void invalidate() {
-        synchronized (arena) {
-            if (arena.scope().isAlive()) {
-                arena.close();
-            }
-        }
+        slot.close();
     }
 }

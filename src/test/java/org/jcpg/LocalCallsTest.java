@@ -133,16 +133,20 @@ class LocalCallsTest {
     @Timeout(10)
     void errorCodesMatchCorosync() {
         for (CpgError error : CpgError.values()) {
+            if (error == CpgError.UNKNOWN) {
+                continue;
+            }
             assertThat(error.code()).as(error.name()).isEqualTo(stub("CS_ERR_" + error.name()));
             assertThat(CpgError.of(error.code())).isSameAs(error);
             assertThat(error.isRetryable()).as(error.name()).isEqualTo(error == CpgError.TRY_AGAIN);
         }
         // and every CS_ERR_ of the header has its constant
         assertThat(stubConstants("CS_ERR_")).map(name -> name.substring("CS_ERR_".length()))
-                .containsExactlyInAnyOrderElementsOf(Arrays.stream(CpgError.values()).map(Enum::name).toList());
+                .containsExactlyInAnyOrderElementsOf(Arrays.stream(CpgError.values())
+                        .filter(e -> e != CpgError.UNKNOWN).map(Enum::name).toList());
         assertThat(cpg_h.CS_OK()).isEqualTo(1);
         for (int notAnError : new int[] {1, 29, 0, -1, 31, 99, 101}) {
-            assertThatIllegalArgumentException().isThrownBy(() -> CpgError.of(notAnError));
+            assertThat(CpgError.of(notAnError)).as("CpgError.of(%d)", notAnError).isEqualTo(CpgError.UNKNOWN);
         }
     }
 
@@ -171,24 +175,17 @@ class LocalCallsTest {
 
     @Test
     @Timeout(30)
-    void zeroCopySendAboveOneMebibyteFailsWithTooBig() {
+    void zeroCopyBuffersAboveTheAtomicSizeAreRefusedBeforeLibcpg() {
         try (CpgConnection cpg = CpgConnection.open(new Recorder())) {
             cpg.join(Daemon.uniqueGroup("local-toobig"));
-            try (ZeroCopyBuffer buffer = cpg.allocateZeroCopy(2L << 20)) {
-                assertThatThrownBy(() -> buffer.multicast(Guarantee.AGREED, (1L << 20) + 1))
-                        .isInstanceOfSatisfying(CpgException.class, e -> {
-                            assertThat(e.error()).isEqualTo(CpgError.TOO_BIG);
-                            assertThat(e.code()).isEqualTo(cpg_h.CS_ERR_TOO_BIG()).isEqualTo(26);
-                            assertThat(e.operation()).isEqualTo("cpg_zcb_mcast_joined");
-                            String strerror = cpg_h.cs_strerror(26).reinterpret(256).getString(0);
-                            assertThat(strerror).isNotBlank();
-                            assertThat(e.getMessage()).startsWith("cpg_zcb_mcast_joined failed: CS_ERR_TOO_BIG (26)")
-                                    .contains(strerror);
-                            assertThat(e.isRetryable()).isFalse();
-                        });
-                // the connection is still fine
-                assertThat(cpg.localNodeId()).isEqualTo(1L);
+            // corosync would accept sends just under 1 MiB and drop them; libcpg aborts on absurd sizes
+            for (long size : new long[] {cpg.maxAtomicMessageSize() + 1L, 1L << 20, 2L << 20, Long.MAX_VALUE, 0, -1}) {
+                assertThatIllegalArgumentException().as("size %d", size)
+                        .isThrownBy(() -> cpg.allocateZeroCopy(size))
+                        .withMessageContaining(String.valueOf(cpg.maxAtomicMessageSize()));
             }
+            // the connection is still fine
+            assertThat(cpg.localNodeId()).isEqualTo(1L);
         }
     }
 
@@ -204,7 +201,7 @@ class LocalCallsTest {
                         assertThat(e.error()).isEqualTo(CpgError.EXIST);
                         assertThat(e.code()).isEqualTo(14);
                         assertThat(e.operation()).isEqualTo("cpg_join");
-                        assertThat(e.getMessage()).contains(cpg_h.cs_strerror(14).reinterpret(256).getString(0));
+                        assertThat(e.getMessage()).isEqualTo("cpg_join failed: CS_ERR_EXIST (14)");
                         assertThat(e.isRetryable()).isFalse();
                     });
         }

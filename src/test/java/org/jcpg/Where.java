@@ -96,10 +96,10 @@ enum Where {
         }
     }
 
-    /** The live threads named like this connection's dispatch worker. */
-    static long workerThreads(String connectionName) {
+    /** The live threads of jcpg's dispatch worker pool. */
+    static long dispatchWorkers() {
         return Thread.getAllStackTraces().keySet().stream()
-                .filter(t -> t.getName().equals(connectionName + "-dispatch") && t.isAlive())
+                .filter(t -> t.getName().startsWith("jcpg-dispatch-") && t.isAlive())
                 .count();
     }
 

@@ -12,8 +12,9 @@ import java.lang.invoke.VarHandle;
 
 /**
  * The few libc calls jcpg needs beside libcpg: poll and eventfd (so that a
- * waiting dispatch can be woken by close) and the calling thread's native
- * stack size. Linux only, as corosync is.
+ * waiting dispatch can be woken by close), and the calling thread's native
+ * stack bounds and stack pointer (so that dispatch runs only where libcpg's
+ * big frame fits). Linux only, as corosync is.
  */
 public final class Libc {
     private static final Linker LINKER = Linker.nativeLinker();
@@ -43,8 +44,22 @@ public final class Libc {
             FunctionDescriptor.of(ValueLayout.JAVA_LONG));
     private static final MethodHandle PTHREAD_GETATTR_NP = downcall("pthread_getattr_np", false,
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
-    private static final MethodHandle PTHREAD_ATTR_GETSTACKSIZE = downcall("pthread_attr_getstacksize", false,
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    private static final MethodHandle PTHREAD_ATTR_GETSTACK = downcall("pthread_attr_getstack", false,
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    private static final MethodHandle READ = downcall("read", true,
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle GETCONTEXT = downcall("getcontext", false,
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+
+    /**
+     * glibc's {@code ucontext_t} on x86-64: 968 bytes, the saved RSP at
+     * {@code uc_mcontext.gregs[REG_RSP]}, offset 40 + 15 * 8. Other
+     * architectures are not read (see {@link #stackPointer}).
+     */
+    public static final long UCONTEXT_SIZE = 1024;
+    private static final long UCONTEXT_RSP_OFFSET = 160;
+    private static final boolean X86_64 = "amd64".equals(System.getProperty("os.arch"))
+            || "x86_64".equals(System.getProperty("os.arch"));
     private static final MethodHandle PTHREAD_ATTR_DESTROY = downcall("pthread_attr_destroy", false,
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
 
@@ -133,23 +148,56 @@ public final class Libc {
         return arena.allocate(CAPTURED);
     }
 
-    /** The size of the calling platform thread's native stack, in bytes. */
-    public static long currentThreadStackSize() {
+    /** Reads and so resets an eventfd's counter; does nothing if it is zero. */
+    public static void drain(int eventFd, MemorySegment errnoState) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment counter = arena.allocate(ValueLayout.JAVA_LONG);
+            long ignored = (long) READ.invokeExact(errnoState, eventFd, counter, 8L);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * The calling platform thread's native stack as {lowest address, size}
+     * ({@code pthread_getattr_np}), or {0, 0} if it cannot be told.
+     */
+    public static long[] currentThreadStack() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment attr = arena.allocate(PTHREAD_ATTR_SIZE, 16);
             long self = (long) PTHREAD_SELF.invokeExact();
             if ((int) PTHREAD_GETATTR_NP.invokeExact(self, attr) != 0) {
-                return 0;
+                return new long[2];
             }
             try {
+                MemorySegment address = arena.allocate(ValueLayout.ADDRESS);
                 MemorySegment size = arena.allocate(ValueLayout.JAVA_LONG);
-                if ((int) PTHREAD_ATTR_GETSTACKSIZE.invokeExact(attr, size) != 0) {
-                    return 0;
+                if ((int) PTHREAD_ATTR_GETSTACK.invokeExact(attr, address, size) != 0) {
+                    return new long[2];
                 }
-                return size.get(ValueLayout.JAVA_LONG, 0);
+                return new long[] {address.get(ValueLayout.ADDRESS, 0).address(), size.get(ValueLayout.JAVA_LONG, 0)};
             } finally {
                 int ignored = (int) PTHREAD_ATTR_DESTROY.invokeExact(attr);
             }
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * The calling thread's native stack pointer, as {@code getcontext} saves
+     * it, or 0 where jcpg cannot read it (not x86-64). {@code context} is
+     * {@link #UCONTEXT_SIZE} bytes of scratch memory.
+     */
+    public static long stackPointer(MemorySegment context) {
+        if (!X86_64) {
+            return 0;
+        }
+        try {
+            if ((int) GETCONTEXT.invokeExact(context) != 0) {
+                return 0;
+            }
+            return context.get(ValueLayout.JAVA_LONG, UCONTEXT_RSP_OFFSET);
         } catch (Throwable t) {
             throw unexpected(t);
         }

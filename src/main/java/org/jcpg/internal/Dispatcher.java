@@ -1,0 +1,351 @@
+package org.jcpg.internal;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.ref.WeakReference;
+import java.lang.reflect.UndeclaredThrowableException;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jcpg.CpgConnection;
+import org.jcpg.CpgException;
+import org.jcpg.CpgListener;
+import org.jcpg.DispatchMode;
+import org.jcpg.GroupName;
+import org.jcpg.MembershipChange;
+import org.jcpg.Message;
+import org.jcpg.RingId;
+import org.jcpg.TotemChange;
+import org.jcpg.internal.stubs.cpg_ring_id;
+
+/**
+ * Delivers one connection's events: waits for them (poll on libcpg's fd and
+ * an eventfd that close and abandoned hand-offs signal), runs
+ * {@code cpg_dispatch} where the stack allows (inline, or on a
+ * {@link Handoff} worker), decodes libcpg's callbacks into events for the
+ * {@link CpgListener}, and collects what the callbacks throw
+ * ({@link Failures}). It is the upcall target of its handle.
+ *
+ * <p>It holds its connection weakly, so that an unreachable connection can
+ * be reclaimed although the upcall stubs keep this object alive.
+ */
+public final class Dispatcher implements Upcalls.Target {
+    private static final System.Logger LOG = System.getLogger("org.jcpg.CpgConnection");
+    private static final long POLLFD_SIZE = Libc.POLLFD_SIZE;
+
+    private final String name;
+    private final CpgListener listener;
+    private final WeakReference<CpgConnection> connection;
+    private final int wakeFd;
+    private final MemorySegment pollFds;
+    private final MemorySegment pollErrno;
+    private final ReentrantLock dispatchLock = new ReentrantLock();
+    // Held by whichever thread runs cpg_dispatch: a worker whose caller left
+    // abnormally may still be finishing when the next dispatch starts.
+    private final ReentrantLock nativeLock = new ReentrantLock();
+    private final Failures failures;
+    private CpgHandle handle;
+
+    // Set while a dispatch runs on a worker; callbacks then go back to the caller.
+    private volatile Handoff session;
+    // Touched by the thread that runs callbacks, during a dispatch (the hand-off orders them).
+    private int callbacksRun;
+    private GroupName lastGroup;
+
+    public Dispatcher(String name, CpgListener listener, CpgConnection connection) {
+        this.name = name;
+        this.listener = listener;
+        this.connection = new WeakReference<>(connection);
+        this.failures = new Failures(LOG, name);
+        Arena memory = Arena.ofAuto();
+        this.pollFds = memory.allocate(2 * POLLFD_SIZE, 8);
+        this.pollErrno = Libc.allocateErrnoState(memory);
+        this.wakeFd = Libc.eventfd();
+    }
+
+    /** Completes the construction, once the handle exists. */
+    public void attach(CpgHandle handle) {
+        this.handle = handle;
+        pollFds.set(JAVA_INT, 0, handle.fd());
+        pollFds.set(JAVA_SHORT, 4, Libc.POLLIN);
+        pollFds.set(JAVA_INT, POLLFD_SIZE, wakeFd);
+        pollFds.set(JAVA_SHORT, POLLFD_SIZE + 4, Libc.POLLIN);
+    }
+
+    /** Wakes a waiting dispatch, so that it checks whether it should end. */
+    public void wake() {
+        Libc.signal(wakeFd);
+    }
+
+    /** Frees the eventfd, once the handle is finalized (nothing polls any more). */
+    public void free() {
+        Libc.close(wakeFd);
+    }
+
+    /**
+     * Delivers events to the listener, on this thread. See
+     * {@link CpgConnection#dispatch} for the contract.
+     */
+    public int dispatch(DispatchMode mode) {
+        if (dispatchLock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("dispatch called from a callback of " + name);
+        }
+        handle.acquire();
+        try {
+            dispatchLock.lock();
+            try {
+                if (handle.isClosed()) {
+                    return 0;
+                }
+                callbacksRun = 0;
+                failures.clear();
+                int rc;
+                if (DispatchStack.currentThreadHasRoom()) {
+                    rc = dispatchNative(mode, null);
+                } else {
+                    try {
+                        rc = Handoff.call(worker -> {
+                            session = worker;
+                            return dispatchNative(mode, worker);
+                        }, this::wake);
+                    } finally {
+                        session = null;
+                    }
+                }
+                return finish(rc);
+            } finally {
+                dispatchLock.unlock();
+            }
+        } finally {
+            handle.release();
+        }
+    }
+
+    private int finish(int rc) {
+        Throwable failure = failures.take();
+        if (failure != null) {
+            if (rc != CpgHandle.ok()) {
+                failure.addSuppressed(new CpgException("cpg_dispatch", rc));
+            }
+            throw rethrow(failure);
+        }
+        CpgHandle.check(rc, "cpg_dispatch");
+        return callbacksRun;
+    }
+
+    /**
+     * Runs on a thread with room for libcpg's frame. On a worker
+     * ({@code session} not null) events are taken one at a time, so that an
+     * abandoned hand-off stops between two events instead of dropping the rest.
+     */
+    private int dispatchNative(DispatchMode mode, Handoff session) {
+        nativeLock.lock();
+        try {
+            return dispatchNativeLocked(mode, session);
+        } finally {
+            nativeLock.unlock();
+        }
+    }
+
+    private int dispatchNativeLocked(DispatchMode mode, Handoff session) {
+        int ok = CpgHandle.ok();
+        switch (mode) {
+            case ALL:
+                return dispatchWaiting(session);
+            case ONE_NONBLOCKING: {
+                int rc = handle.dispatchOne();
+                return rc == CpgHandle.tryAgain() ? ok : rc;
+            }
+            case ONE:
+                // libcpg's own ONE and BLOCKING wait inside libqb, where close
+                // cannot reach them; wait here, where the eventfd can. An
+                // event may run no callback (a fragment of a large message):
+                // wait on until one has run.
+                while (awaitEvent(session)) {
+                    int rc = handle.dispatchOne();
+                    if (rc == CpgHandle.tryAgain()) {
+                        continue;
+                    }
+                    if (rc != ok || callbacksRun > 0) {
+                        return rc;
+                    }
+                }
+                return ok;
+            case BLOCKING:
+                while (awaitEvent(session)) {
+                    int rc = dispatchWaiting(session);
+                    if (rc != ok || failures.any()) {
+                        return rc;
+                    }
+                }
+                return ok;
+            default:
+                throw new AssertionError(mode);
+        }
+    }
+
+    private int dispatchWaiting(Handoff session) {
+        if (session == null) {
+            return handle.dispatchAll();
+        }
+        while (!session.abandoned() && !handle.isClosed()) {
+            int rc = handle.dispatchOne();
+            if (rc != CpgHandle.ok()) {
+                return rc == CpgHandle.tryAgain() ? CpgHandle.ok() : rc;
+            }
+        }
+        return CpgHandle.ok();
+    }
+
+    /** Waits until libcpg's fd is readable (true), or the connection is closed or the caller gone (false). */
+    private boolean awaitEvent(Handoff session) {
+        while (!handle.isClosed() && (session == null || !session.abandoned())) {
+            pollFds.set(JAVA_SHORT, 6, (short) 0);
+            pollFds.set(JAVA_SHORT, POLLFD_SIZE + 6, (short) 0);
+            // A worker wakes now and then to see whether its caller is still there.
+            Libc.poll(pollFds, 2, session == null ? -1 : (int) (Handoff.PARK_NANOS / 1_000_000), pollErrno);
+            if (pollFds.get(JAVA_SHORT, POLLFD_SIZE + 6) != 0) {
+                if (handle.isClosed()) {
+                    return false;
+                }
+                // Not closed: a stale wake-up, or an abandoned hand-off; the loop checks.
+                Libc.drain(wakeFd, pollErrno);
+            }
+            if (pollFds.get(JAVA_SHORT, 6) != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static RuntimeException rethrow(Throwable failure) {
+        if (failure instanceof RuntimeException runtime) {
+            return runtime;
+        }
+        if (failure instanceof Error error) {
+            throw error;
+        }
+        return new UndeclaredThrowableException(failure, "a CpgListener callback threw " + failure);
+    }
+
+    // ---- upcalls: on the thread that runs cpg_dispatch -------------------------
+
+    @Override
+    public void deliver(MemorySegment group, int nodeId, int pid, MemorySegment message, long length) {
+        Handoff worker = session;
+        if (worker != null && worker.isWorker()) {
+            if (!worker.runOnCaller(() -> onDeliver(group, nodeId, pid, message, length))) {
+                dropped();
+            }
+        } else {
+            onDeliver(group, nodeId, pid, message, length);
+        }
+    }
+
+    @Override
+    public void confchg(MemorySegment group, MemorySegment members, long memberCount,
+                        MemorySegment left, long leftCount, MemorySegment joined, long joinedCount) {
+        Handoff worker = session;
+        if (worker != null && worker.isWorker()) {
+            if (!worker.runOnCaller(() -> onConfchg(group, members, memberCount, left, leftCount, joined, joinedCount))) {
+                dropped();
+            }
+        } else {
+            onConfchg(group, members, memberCount, left, leftCount, joined, joinedCount);
+        }
+    }
+
+    @Override
+    public void totemConfchg(MemorySegment ringId, int memberCount, MemorySegment members) {
+        // The ring id arrives by value, in memory of this upcall's frame: read it before any hand-off.
+        MemorySegment ring = ringId.reinterpret(cpg_ring_id.sizeof());
+        RingId id = new RingId(Integer.toUnsignedLong(cpg_ring_id.nodeid(ring)), cpg_ring_id.seq(ring));
+        Handoff worker = session;
+        if (worker != null && worker.isWorker()) {
+            if (!worker.runOnCaller(() -> onTotemConfchg(id, memberCount, members))) {
+                dropped();
+            }
+        } else {
+            onTotemConfchg(id, memberCount, members);
+        }
+    }
+
+    /** The caller of a hand-off left abnormally while libcpg was handing over an event. */
+    private void dropped() {
+        LOG.log(System.Logger.Level.WARNING, name + ": an event was dropped: the thread that called dispatch"
+                + " failed (e.g. StackOverflowError) while it was being delivered");
+    }
+
+    @Override
+    public void failed(Throwable failure) {
+        failures.record(failure);
+    }
+
+    // ---- callbacks: on the thread that called dispatch ----------------------------
+
+    /** The connection to hand to the listener, or null if closed (events not yet delivered are dropped). */
+    private CpgConnection target() {
+        if (handle.isClosed()) {
+            return null;
+        }
+        CpgConnection c = connection.get();
+        if (c != null) {
+            callbacksRun++;
+        }
+        return c;
+    }
+
+    private void onDeliver(MemorySegment group, int nodeId, int pid, MemorySegment message, long length) {
+        CpgConnection c = target();
+        if (c == null) {
+            return;
+        }
+        try (Arena view = Arena.ofConfined()) {
+            Message delivered = new Message(deliveredGroup(group), Integer.toUnsignedLong(nodeId), pid,
+                    message.reinterpret(length, view, null).asReadOnly());
+            listener.onMessage(c, delivered);
+        } catch (Throwable t) {
+            failures.record(t);
+        }
+    }
+
+    private void onConfchg(MemorySegment group, MemorySegment members, long memberCount,
+                           MemorySegment left, long leftCount, MemorySegment joined, long joinedCount) {
+        CpgConnection c = target();
+        if (c == null) {
+            return;
+        }
+        try {
+            MembershipChange change = new MembershipChange(Marshal.readName(group),
+                    Marshal.readMembers(members, memberCount), Marshal.readMembers(left, leftCount),
+                    Marshal.readMembers(joined, joinedCount));
+            listener.onMembershipChange(c, change);
+        } catch (Throwable t) {
+            failures.record(t);
+        }
+    }
+
+    private void onTotemConfchg(RingId ringId, int memberCount, MemorySegment members) {
+        CpgConnection c = target();
+        if (c == null) {
+            return;
+        }
+        try {
+            listener.onTotemChange(c, new TotemChange(ringId, Marshal.readNodeIds(members, memberCount)));
+        } catch (Throwable t) {
+            failures.record(t);
+        }
+    }
+
+    /** A connection receives one group's messages: reuse its name rather than decode it per message. */
+    private GroupName deliveredGroup(MemorySegment nativeName) {
+        GroupName cached = lastGroup;
+        if (cached != null && Marshal.nameEquals(nativeName, cached)) {
+            return cached;
+        }
+        GroupName decoded = Marshal.readName(nativeName);
+        lastGroup = decoded;
+        return decoded;
+    }
+}

@@ -1,0 +1,111 @@
+package org.jcpg.internal;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import org.jcpg.internal.stubs.iovec;
+
+/**
+ * Turns the segments of one send into libcpg's iovec array, and decides
+ * which of them libcpg may read in place. Used only under the connection's
+ * IPC lock, so one iovec array and one staging buffer serve all its sends.
+ *
+ * <p>In place: native, unmapped segments that cannot be freed during the
+ * call (the global arena's, or confined to the calling thread). Copied
+ * through Java first: heap segments, segments of shared or automatic arenas
+ * (another thread could free them meanwhile), and mapped segments (a file
+ * that shrank would make libcpg's memcpy die of SIGBUS; Java's copy
+ * reports it as an error instead). libcpg takes at most 63 entries;
+ * more parts are gathered into one buffer.
+ */
+final class Gather {
+    static final int MAX_IOVEC = 63;
+    /** Staging memory kept between sends; a bigger send stages in memory of its own. */
+    private static final long KEEP_STAGING = 64 << 10;
+    /** A thread that never runs: a segment it may access is not confined to one thread. */
+    private static final Thread NOBODY = Thread.ofPlatform().unstarted(() -> { });
+
+    private final MemorySegment iov = iovec.allocateArray(MAX_IOVEC, Arena.ofAuto());
+    private MemorySegment staging = MemorySegment.NULL;
+    private MemorySegment oversize;
+
+    /** Fills the iovec array for {@code parts} ({@code total} bytes) and returns the entry count. */
+    int fill(MemorySegment[] parts, long total) {
+        if (parts.length > MAX_IOVEC) {
+            MemorySegment all = stage(total);
+            long offset = 0;
+            for (MemorySegment part : parts) {
+                copy(part, all, offset);
+                offset += part.byteSize();
+            }
+            set(0, all);
+            return 1;
+        }
+        long toCopy = 0;
+        for (MemorySegment part : parts) {
+            if (!readableInPlace(part)) {
+                toCopy += part.byteSize();
+            }
+        }
+        MemorySegment copies = toCopy == 0 ? MemorySegment.NULL : stage(toCopy);
+        long offset = 0;
+        for (int i = 0; i < parts.length; i++) {
+            MemorySegment part = parts[i];
+            if (readableInPlace(part)) {
+                set(i, part);
+            } else {
+                MemorySegment copy = copies.asSlice(offset, part.byteSize());
+                copy(part, copy, 0);
+                offset += part.byteSize();
+                set(i, copy);
+            }
+        }
+        return parts.length;
+    }
+
+    MemorySegment iov() {
+        return iov;
+    }
+
+    /** After the send: drops memory staged for a big one. */
+    void done() {
+        oversize = null;
+    }
+
+    private static boolean readableInPlace(MemorySegment part) {
+        if (!part.isNative() || part.isMapped()) {
+            return false;
+        }
+        boolean pinned = part.scope().equals(Arena.global().scope())
+                || (!part.isAccessibleBy(NOBODY) && part.isAccessibleBy(Thread.currentThread()));
+        if (pinned && !part.scope().isAlive()) {
+            throw new IllegalStateException("the segment's arena is already closed");
+        }
+        return pinned;
+    }
+
+    private void set(int index, MemorySegment part) {
+        MemorySegment entry = iovec.asSlice(iov, index);
+        iovec.iov_base(entry, part);
+        iovec.iov_len(entry, part.byteSize());
+    }
+
+    private MemorySegment stage(long bytes) {
+        if (bytes > KEEP_STAGING) {
+            oversize = Arena.ofAuto().allocate(bytes, 16);
+            return oversize;
+        }
+        if (staging.byteSize() < bytes) {
+            staging = Arena.ofAuto().allocate(KEEP_STAGING, 16);
+        }
+        return staging.asSlice(0, bytes);
+    }
+
+    private static void copy(MemorySegment part, MemorySegment target, long offset) {
+        try {
+            MemorySegment.copy(part, 0, target, offset, part.byteSize());
+        } catch (InternalError e) {
+            // What Java's copy makes of SIGBUS: the mapped file shrank under the segment.
+            throw new IllegalStateException("a mapped segment could not be read (did its file shrink?)", e);
+        }
+    }
+}

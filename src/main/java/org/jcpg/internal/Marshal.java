@@ -1,0 +1,84 @@
+package org.jcpg.internal;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import org.jcpg.GroupMember;
+import org.jcpg.GroupName;
+import org.jcpg.Member;
+import org.jcpg.Reason;
+import org.jcpg.internal.stubs.cpg_address;
+import org.jcpg.internal.stubs.cpg_iteration_description_t;
+import org.jcpg.internal.stubs.cpg_name;
+
+/**
+ * Conversions between libcpg's structs and jcpg's values. Names are
+ * length-delimited bytes, never assumed NUL-terminated; a length the
+ * daemon reports outside 0..128 is clamped rather than trusted.
+ */
+final class Marshal {
+    static final long NAME_SIZE = cpg_name.sizeof();
+    static final long ADDRESS_SIZE = cpg_address.sizeof();
+
+    private Marshal() {
+    }
+
+    /** Writes {@code group} into the {@code struct cpg_name} at {@code target}. */
+    static MemorySegment writeName(GroupName group, MemorySegment target) {
+        byte[] bytes = ApiAccess.names().bytes(group);
+        cpg_name.length(target, bytes.length);
+        MemorySegment.copy(bytes, 0, target, JAVA_BYTE, 4, bytes.length);
+        return target;
+    }
+
+    static int nameLength(MemorySegment name) {
+        return Math.clamp(cpg_name.length(name), 0, GroupName.MAX_LENGTH);
+    }
+
+    static GroupName readName(MemorySegment nativeName) {
+        MemorySegment name = nativeName.reinterpret(NAME_SIZE);
+        byte[] bytes = new byte[nameLength(name)];
+        MemorySegment.copy(name, JAVA_BYTE, 4, bytes, 0, bytes.length);
+        return ApiAccess.names().wrap(bytes);
+    }
+
+    /** Whether the native name has exactly these bytes. */
+    static boolean nameEquals(MemorySegment nativeName, GroupName group) {
+        MemorySegment name = nativeName.reinterpret(NAME_SIZE);
+        byte[] bytes = ApiAccess.names().bytes(group);
+        return nameLength(name) == bytes.length
+                && MemorySegment.mismatch(name, 4, 4 + bytes.length, MemorySegment.ofArray(bytes), 0, bytes.length) < 0;
+    }
+
+    static List<Member> readMembers(MemorySegment list, long count) {
+        if (count <= 0) {
+            return List.of();
+        }
+        MemorySegment entries = list.reinterpret(count * ADDRESS_SIZE);
+        Member[] members = new Member[(int) count];
+        for (int i = 0; i < count; i++) {
+            MemorySegment entry = cpg_address.asSlice(entries, i);
+            members[i] = new Member(Integer.toUnsignedLong(cpg_address.nodeid(entry)), cpg_address.pid(entry),
+                    Reason.of(cpg_address.reason(entry)));
+        }
+        return List.of(members);
+    }
+
+    static GroupMember readGroupMember(MemorySegment description) {
+        return new GroupMember(readName(cpg_iteration_description_t.group(description)),
+                Integer.toUnsignedLong(cpg_iteration_description_t.nodeid(description)),
+                cpg_iteration_description_t.pid(description));
+    }
+
+    static List<Long> readNodeIds(MemorySegment ids, int count) {
+        long n = Integer.toUnsignedLong(count);
+        MemorySegment all = ids.reinterpret(n * Integer.BYTES);
+        Long[] nodeIds = new Long[(int) n];
+        for (int i = 0; i < n; i++) {
+            nodeIds[i] = Integer.toUnsignedLong(all.getAtIndex(JAVA_INT, i));
+        }
+        return List.of(nodeIds);
+    }
+}

@@ -1,0 +1,43 @@
+package org.jcpg.internal;
+
+import java.lang.System.Logger.Level;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The thread that frees native resources once nothing uses them: it runs
+ * {@code cpg_finalize} and {@code cpg_zcb_free}, which wait for the daemon
+ * with no timeout, so that {@code close()} never does. One daemon thread for
+ * the whole JVM, started on demand and ended after a few idle seconds.
+ */
+final class Reaper {
+    private static final System.Logger LOG = System.getLogger("org.jcpg.internal.Reaper");
+    private static final ScheduledThreadPoolExecutor EXECUTOR = new ScheduledThreadPoolExecutor(1,
+            task -> Thread.ofPlatform().daemon().name("jcpg-release").unstarted(task));
+
+    static {
+        EXECUTOR.setKeepAliveTime(3, TimeUnit.SECONDS);
+        EXECUTOR.allowCoreThreadTimeOut(true);
+    }
+
+    private Reaper() {
+    }
+
+    /** Runs {@code task} on the reaper thread, soon. */
+    static void execute(Runnable task) {
+        EXECUTOR.execute(() -> guarded(task));
+    }
+
+    /** Runs {@code task} on the reaper thread after a short pause (a resource was still in use). */
+    static void retryLater(Runnable task) {
+        EXECUTOR.schedule(() -> guarded(task), 10, TimeUnit.MILLISECONDS);
+    }
+
+    private static void guarded(Runnable task) {
+        try {
+            task.run();
+        } catch (Throwable t) {
+            LOG.log(Level.ERROR, "jcpg failed to release a native resource", t);
+        }
+    }
+}
