@@ -86,7 +86,11 @@ public final class CpgHandle {
         this.onReleased = onReleased;
         this.scratch = arena.allocate(MEMBERSHIP_CAPACITY * Marshal.ADDRESS_SIZE + 64, 8);
         this.nameScratch = arena.allocate(Marshal.NAME_SIZE, 8);
-        this.lifecycle = new Lifecycle(name, onClose, () -> Reaper.execute(this::releaseNow));
+        this.lifecycle = new Lifecycle(name, () -> {
+            onClose.run();
+            // The buffers' views die with the connection, now; their memory once unused.
+            zeroCopy.forEach(ZeroCopySlot::tryKillView);
+        }, () -> Reaper.execute(this::releaseNow));
     }
 
     private static String probeLibrary() {
