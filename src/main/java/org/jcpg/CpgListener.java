@@ -7,9 +7,10 @@ package org.jcpg;
  * <p>Callbacks run only inside {@link CpgConnection#dispatch}, on the thread
  * that called it, one at a time per connection. They may call the
  * connection (send, leave, even {@link CpgConnection#close()}), but not
- * {@code dispatch} itself. Whatever a callback throws is held until the
- * native dispatch returns and then thrown from {@code dispatch}; the events
- * after it in the same dispatch are still delivered, so none is lost.
+ * {@code dispatch} of the same connection (another connection's is fine).
+ * Whatever a callback throws never reaches native code: the events that
+ * dispatch already took from libcpg are still delivered, so none is lost,
+ * and then the first throwable is thrown from {@code dispatch} (see there).
  */
 public interface CpgListener {
     /** A message was delivered to the group. Its payload is valid during this call only. */
