@@ -72,7 +72,8 @@ public final class CpgHandle {
     private final Gather gather = new Gather();
     private final MemorySegment scratch;
     private final MemorySegment nameScratch;
-    private GroupName joined;
+    // Written under ipc; read without it, so that group() and toString() never wait for a long send.
+    private volatile GroupName joined;
     private boolean hasLeft;
     private final Set<ZeroCopySlot> zeroCopy = ConcurrentHashMap.newKeySet();
 
@@ -249,12 +250,7 @@ public final class CpgHandle {
 
     /** The group joined, or null. */
     public GroupName group() {
-        ipc.lock();
-        try {
-            return joined;
-        } finally {
-            ipc.unlock();
-        }
+        return joined;
     }
 
     /** Sends {@code total} bytes from {@code parts} with {@code cpg_mcast_joined}. */
