@@ -259,6 +259,13 @@ class DeepStackTest {
                 }
             });
 
+            // Nothing twice, nothing out of order (a callback that itself overflowed may have recorded nothing).
+            List<Integer> seen = recorder.messages.stream()
+                    .filter(m -> m.payload().length == 64).map(m -> Payloads.index(java.lang.foreign.MemorySegment.ofArray(m.payload())))
+                    .toList();
+            System.out.println(kind + ": " + seen.size() + " of " + k + " deep messages recorded: " + seen);
+            assertThat(seen).doesNotHaveDuplicates().isSorted();
+
             // close() finalizes the handle: the process leaves the group.
             Thread closer = Thread.ofPlatform().name("deep-closer").start(cpg::close);
             if (!closer.join(Duration.ofSeconds(20))) {

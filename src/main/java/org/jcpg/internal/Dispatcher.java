@@ -1,5 +1,6 @@
 package org.jcpg.internal;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
@@ -7,6 +8,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.WeakReference;
 import java.lang.reflect.UndeclaredThrowableException;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jcpg.CpgConnection;
 import org.jcpg.CpgException;
@@ -52,6 +55,8 @@ public final class Dispatcher implements Upcalls.Target {
     // Touched by the thread that runs callbacks, during a dispatch (the hand-off orders them).
     private int callbacksRun;
     private GroupName lastGroup;
+    // Events of an abandoned hand-off, copied, for the next dispatch.
+    private final Queue<Runnable> pending = new ConcurrentLinkedQueue<>();
 
     public Dispatcher(String name, CpgListener listener, CpgConnection connection) {
         this.name = name;
@@ -100,6 +105,10 @@ public final class Dispatcher implements Upcalls.Target {
                 }
                 callbacksRun = 0;
                 failures.clear();
+                if (deliverPending(mode) > 0
+                        && (mode == DispatchMode.ONE || mode == DispatchMode.ONE_NONBLOCKING || failures.any())) {
+                    return finish(CpgHandle.ok());
+                }
                 int rc;
                 if (DispatchStack.currentThreadHasRoom()) {
                     rc = dispatchNative(mode, null);
@@ -234,26 +243,33 @@ public final class Dispatcher implements Upcalls.Target {
     @Override
     public void deliver(MemorySegment group, int nodeId, int pid, MemorySegment message, long length) {
         Handoff worker = session;
-        if (worker != null && worker.isWorker()) {
-            if (!worker.runOnCaller(() -> onDeliver(group, nodeId, pid, message, length))) {
-                dropped();
-            }
-        } else {
-            onDeliver(group, nodeId, pid, message, length);
+        if (worker == null || !worker.isWorker()) {
+            onMessage(deliveredGroup(group), nodeId, pid, message.reinterpret(length));
+            return;
+        }
+        GroupName name = deliveredGroup(group);
+        MemorySegment payload = message.reinterpret(length);
+        Handoff.Outcome outcome = worker.runOnCaller(() -> onMessage(name, nodeId, pid, payload));
+        if (outcome == Handoff.Outcome.NOT_RUN) {
+            // libcpg frees its buffer when this upcall returns: keep a copy for the next dispatch.
+            byte[] copy = payload.toArray(JAVA_BYTE);
+            keep(() -> {
+                try (Arena memory = Arena.ofConfined()) {
+                    onMessage(name, nodeId, pid, memory.allocateFrom(JAVA_BYTE, copy));
+                }
+            });
+        } else if (outcome == Handoff.Outcome.CUT_SHORT) {
+            cutShort();
         }
     }
 
     @Override
     public void confchg(MemorySegment group, MemorySegment members, long memberCount,
                         MemorySegment left, long leftCount, MemorySegment joined, long joinedCount) {
-        Handoff worker = session;
-        if (worker != null && worker.isWorker()) {
-            if (!worker.runOnCaller(() -> onConfchg(group, members, memberCount, left, leftCount, joined, joinedCount))) {
-                dropped();
-            }
-        } else {
-            onConfchg(group, members, memberCount, left, leftCount, joined, joinedCount);
-        }
+        MembershipChange change = new MembershipChange(Marshal.readName(group),
+                Marshal.readMembers(members, memberCount), Marshal.readMembers(left, leftCount),
+                Marshal.readMembers(joined, joinedCount));
+        notify(() -> onMembershipChange(change));
     }
 
     @Override
@@ -261,20 +277,47 @@ public final class Dispatcher implements Upcalls.Target {
         // The ring id arrives by value, in memory of this upcall's frame: read it before any hand-off.
         MemorySegment ring = ringId.reinterpret(cpg_ring_id.sizeof());
         RingId id = new RingId(Integer.toUnsignedLong(cpg_ring_id.nodeid(ring)), cpg_ring_id.seq(ring));
+        TotemChange change = new TotemChange(id, Marshal.readNodeIds(members, memberCount));
+        notify(() -> onTotemChange(change));
+    }
+
+    /** Runs a callback whose event is already decoded: here, or on the caller of a hand-off. */
+    private void notify(Runnable callback) {
         Handoff worker = session;
-        if (worker != null && worker.isWorker()) {
-            if (!worker.runOnCaller(() -> onTotemConfchg(id, memberCount, members))) {
-                dropped();
-            }
-        } else {
-            onTotemConfchg(id, memberCount, members);
+        if (worker == null || !worker.isWorker()) {
+            callback.run();
+            return;
+        }
+        Handoff.Outcome outcome = worker.runOnCaller(callback);
+        if (outcome == Handoff.Outcome.NOT_RUN) {
+            keep(callback);
+        } else if (outcome == Handoff.Outcome.CUT_SHORT) {
+            cutShort();
         }
     }
 
-    /** The caller of a hand-off left abnormally while libcpg was handing over an event. */
-    private void dropped() {
-        LOG.log(System.Logger.Level.WARNING, name + ": an event was dropped: the thread that called dispatch"
-                + " failed (e.g. StackOverflowError) while it was being delivered");
+    /** An event taken from libcpg whose caller left before it could run: the next dispatch delivers it first. */
+    private void keep(Runnable callback) {
+        pending.add(callback);
+    }
+
+    private void cutShort() {
+        LOG.log(System.Logger.Level.WARNING, name + ": the thread that called dispatch failed (e.g. StackOverflowError)"
+                + " while a callback ran; that event counts as delivered");
+    }
+
+    /** Delivers events kept from an abandoned hand-off; at most one for the ONE modes. Returns how many. */
+    private int deliverPending(DispatchMode mode) {
+        int delivered = 0;
+        Runnable callback;
+        while ((callback = pending.poll()) != null) {
+            callback.run();
+            delivered++;
+            if (mode == DispatchMode.ONE || mode == DispatchMode.ONE_NONBLOCKING) {
+                break;
+            }
+        }
+        return delivered;
     }
 
     @Override
@@ -296,43 +339,39 @@ public final class Dispatcher implements Upcalls.Target {
         return c;
     }
 
-    private void onDeliver(MemorySegment group, int nodeId, int pid, MemorySegment message, long length) {
+    private void onMessage(GroupName group, int nodeId, int pid, MemorySegment payload) {
         CpgConnection c = target();
         if (c == null) {
             return;
         }
         try (Arena view = Arena.ofConfined()) {
-            Message delivered = new Message(deliveredGroup(group), Integer.toUnsignedLong(nodeId), pid,
-                    message.reinterpret(length, view, null).asReadOnly());
+            Message delivered = new Message(group, Integer.toUnsignedLong(nodeId), pid,
+                    payload.reinterpret(view, null).asReadOnly());
             listener.onMessage(c, delivered);
         } catch (Throwable t) {
             failures.record(t);
         }
     }
 
-    private void onConfchg(MemorySegment group, MemorySegment members, long memberCount,
-                           MemorySegment left, long leftCount, MemorySegment joined, long joinedCount) {
+    private void onMembershipChange(MembershipChange change) {
         CpgConnection c = target();
         if (c == null) {
             return;
         }
         try {
-            MembershipChange change = new MembershipChange(Marshal.readName(group),
-                    Marshal.readMembers(members, memberCount), Marshal.readMembers(left, leftCount),
-                    Marshal.readMembers(joined, joinedCount));
             listener.onMembershipChange(c, change);
         } catch (Throwable t) {
             failures.record(t);
         }
     }
 
-    private void onTotemConfchg(RingId ringId, int memberCount, MemorySegment members) {
+    private void onTotemChange(TotemChange change) {
         CpgConnection c = target();
         if (c == null) {
             return;
         }
         try {
-            listener.onTotemChange(c, new TotemChange(ringId, Marshal.readNodeIds(members, memberCount)));
+            listener.onTotemChange(c, change);
         } catch (Throwable t) {
             failures.record(t);
         }

@@ -51,6 +51,7 @@ public final class Handoff {
     private volatile Thread worker;
     /** From the worker to the caller: a callback to run, or DONE. */
     private volatile Object mailbox;
+    private volatile boolean callbackStarted;
     private volatile boolean callbackDone;
     private volatile boolean abandoned;
     private boolean finished;
@@ -112,6 +113,7 @@ public final class Handoff {
                     finished = true;
                     break;
                 }
+                callbackStarted = true;
                 try {
                     ((Runnable) item).run();
                 } catch (Throwable t) {
@@ -149,15 +151,25 @@ public final class Handoff {
         return abandoned;
     }
 
+    /** What became of a callback handed to the caller. */
+    public enum Outcome {
+        /** It ran to its end. */
+        RAN,
+        /** The caller left before starting it: it never ran. */
+        NOT_RUN,
+        /** The caller left while running it. */
+        CUT_SHORT
+    }
+
     /**
      * On the worker, inside an upcall: runs {@code callback} on the caller's
-     * thread and waits for it. Returns false, without running it, if the
-     * caller has gone.
+     * thread and waits for it, unless the caller has gone.
      */
-    public boolean runOnCaller(Runnable callback) {
+    public Outcome runOnCaller(Runnable callback) {
         if (abandoned) {
-            return false;
+            return Outcome.NOT_RUN;
         }
+        callbackStarted = false;
         callbackDone = false;
         mailbox = callback;
         LockSupport.unpark(caller);
@@ -165,7 +177,7 @@ public final class Handoff {
             LockSupport.parkNanos(this, PARK_NANOS);
             Thread.interrupted();
         }
-        return callbackDone;
+        return callbackDone ? Outcome.RAN : callbackStarted ? Outcome.CUT_SHORT : Outcome.NOT_RUN;
     }
 
     /** Whether the calling thread is this session's worker. */
