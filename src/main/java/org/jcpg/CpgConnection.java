@@ -7,7 +7,11 @@ import java.lang.reflect.UndeclaredThrowableException;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Objects;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import org.jcpg.internal.Counters;
 import org.jcpg.internal.CpgHandle;
 import org.jcpg.internal.DispatchStack;
 import org.jcpg.internal.Dispatcher;
@@ -69,31 +73,74 @@ public final class CpgConnection implements AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create(
             task -> Thread.ofPlatform().daemon().name("jcpg-cleaner").unstarted(task));
 
+    /** The native side of the connection: replaced only when an event loop reconnects it. */
+    record Core(CpgHandle handle, Dispatcher dispatcher) {
+    }
+
     private final String name;
-    private final CpgHandle handle;
-    private final Dispatcher dispatcher;
+    private final CpgListener listener;
+    private final boolean legacy;
+    private final int flags;
+    private final Counters counters = new Counters();
+    private final AtomicReference<Core> core;
+    private volatile boolean closed;
     private volatile Object context;
 
-    private CpgConnection(CpgListener listener, boolean legacy, int flags) {
-        Objects.requireNonNull(listener, "listener");
+    CpgConnection(CpgListener listener, boolean legacy, int flags) {
+        this.listener = Objects.requireNonNull(listener, "listener");
+        this.legacy = legacy;
+        this.flags = flags;
         CpgHandle.requireLibrary();
         this.name = "CpgConnection#" + SERIAL.incrementAndGet();
-        this.dispatcher = new Dispatcher(name, listener, this);
+        this.core = new AtomicReference<>(connect());
+        CLEANER.register(this, new Reclaim(name, core));
+    }
+
+    /** Opens a new handle for this connection (not joined). */
+    Core connect() {
+        Dispatcher dispatcher = new Dispatcher(name, listener, this, counters);
+        CpgHandle handle;
         try {
-            this.handle = CpgHandle.open(name, dispatcher, legacy, flags, dispatcher::wake, dispatcher::free);
+            handle = CpgHandle.open(name, dispatcher, legacy, flags, dispatcher::wake, dispatcher::free, counters);
         } catch (Throwable t) {
             dispatcher.free();
             throw t;
         }
         dispatcher.attach(handle);
-        CLEANER.register(this, new Reclaim(name, handle));
+        return new Core(handle, dispatcher);
+    }
+
+    Core core() {
+        return core.get();
+    }
+
+    /**
+     * Replaces a lost core with a new one; false (and the new one closed)
+     * if the connection was closed or replaced meanwhile.
+     */
+    boolean replace(Core lost, Core fresh) {
+        if (!core.compareAndSet(lost, fresh)) {
+            fresh.handle().close();
+            return false;
+        }
+        // close() sets the flag before it reads the core: one of us closes the new one.
+        if (closed) {
+            fresh.handle().close();
+            return false;
+        }
+        return true;
+    }
+
+    String name() {
+        return name;
     }
 
     /** Closes a connection that became unreachable while open. Holds no reference to it. */
-    private record Reclaim(String name, CpgHandle handle) implements Runnable {
+    private record Reclaim(String name, AtomicReference<Core> core) implements Runnable {
         @Override
         public void run() {
-            if (!handle.isClosed()) {
+            CpgHandle handle = core.get().handle();
+            if (!handle.isClosedByUser()) {
                 LOG.log(System.Logger.Level.WARNING, name + " became unreachable without close(): closing it now");
                 handle.close();
             }
@@ -149,7 +196,7 @@ public final class CpgConnection implements AutoCloseable {
      * @throws CpgException          e.g. {@link CpgError#TRY_AGAIN} while the daemon synchronizes
      */
     public void join(GroupName group) {
-        handle.join(Objects.requireNonNull(group, "group"));
+        core().handle().join(Objects.requireNonNull(group, "group"));
     }
 
     /**
@@ -163,13 +210,13 @@ public final class CpgConnection implements AutoCloseable {
      * @throws IllegalStateException if closed or not in a group
      */
     public void leave() {
-        handle.leave();
+        core().handle().leave();
     }
 
     /** The group this connection is in, or null. */
     public GroupName group() {
-        handle.checkOpen();
-        return handle.group();
+        checkOpen();
+        return core().handle().group();
     }
 
     /**
@@ -178,17 +225,17 @@ public final class CpgConnection implements AutoCloseable {
      * Any group can be asked, joined or not; an unknown group has no members.
      */
     public List<Member> membership(GroupName group) {
-        return handle.membership(Objects.requireNonNull(group, "group"));
+        return core().handle().membership(Objects.requireNonNull(group, "group"));
     }
 
     /** The names of all groups that have members anywhere in the cluster (iteration NAME_ONLY). */
     public List<GroupName> groups() {
-        return handle.groups();
+        return core().handle().groups();
     }
 
     /** Every process of one group, cluster-wide (iteration ONE_GROUP). */
     public List<GroupMember> members(GroupName group) {
-        return handle.members(Objects.requireNonNull(group, "group"));
+        return core().handle().members(Objects.requireNonNull(group, "group"));
     }
 
     /**
@@ -200,7 +247,7 @@ public final class CpgConnection implements AutoCloseable {
      * caller uses the result.
      */
     public List<GroupMember> members() {
-        return handle.members();
+        return core().handle().members();
     }
 
     // ---- sending ----------------------------------------------------------
@@ -210,7 +257,9 @@ public final class CpgConnection implements AutoCloseable {
      * {@code multicast(guarantee, MemorySegment.ofArray(message))}.
      */
     public void multicast(Guarantee guarantee, byte[] message) {
-        multicast(guarantee, MemorySegment.ofArray(Objects.requireNonNull(message, "message")));
+        if (!tryMulticast(guarantee, message)) {
+            throw new CpgException("cpg_mcast_joined", CpgHandle.tryAgain());
+        }
     }
 
     /**
@@ -258,7 +307,64 @@ public final class CpgConnection implements AutoCloseable {
         for (MemorySegment part : parts) {
             total = Math.addExact(total, Objects.requireNonNull(part, "part").byteSize());
         }
-        handle.multicast(guarantee.code(), parts, total);
+        if (!tryMulticast(guarantee, parts)) {
+            throw new CpgException("cpg_mcast_joined", CpgHandle.tryAgain());
+        }
+    }
+
+    /**
+     * Like {@link #multicast(Guarantee, MemorySegment...)}, but when the
+     * daemon's queue is full (TRY_AGAIN) returns false instead of throwing,
+     * without allocating: for send loops that have something else to do
+     * meanwhile. Counted in {@link CpgStatistics#sendsRefused()}.
+     *
+     * @return true if sent, false if the daemon asks to try again later
+     */
+    public boolean tryMulticast(Guarantee guarantee, MemorySegment... parts) {
+        Objects.requireNonNull(guarantee, "guarantee");
+        Objects.requireNonNull(parts, "parts");
+        long total = 0;
+        for (MemorySegment part : parts) {
+            total = Math.addExact(total, Objects.requireNonNull(part, "part").byteSize());
+        }
+        return core().handle().multicast(guarantee.code(), parts, total);
+    }
+
+    /** {@link #tryMulticast(Guarantee, MemorySegment...)} of one segment, without a varargs array. */
+    public boolean tryMulticast(Guarantee guarantee, MemorySegment message) {
+        Objects.requireNonNull(guarantee, "guarantee");
+        return core().handle().multicast(guarantee.code(), Objects.requireNonNull(message, "message"));
+    }
+
+    /** {@link #tryMulticast(Guarantee, MemorySegment)} of a byte array. */
+    public boolean tryMulticast(Guarantee guarantee, byte[] message) {
+        return tryMulticast(guarantee, MemorySegment.ofArray(Objects.requireNonNull(message, "message")));
+    }
+
+    /**
+     * Sends like {@link #multicast(Guarantee, MemorySegment...)}, waiting up
+     * to {@code timeout} while the daemon's queue is full: it retries after
+     * pauses that start at 20 microseconds and double up to 1 ms, so that it
+     * neither spins a core nor sleeps long past the moment the daemon has
+     * room. The retries count in {@link CpgStatistics#sendsRefused()}.
+     * Events keep arriving meanwhile, so something must dispatch them (an
+     * event loop, or another thread): do not call this from a callback of an
+     * event loop that has no executor, whose thread would then wait instead
+     * of dispatching.
+     *
+     * @throws CpgException {@link CpgError#TRY_AGAIN} if the daemon still refused at the timeout
+     */
+    public void multicast(Guarantee guarantee, Duration timeout, MemorySegment... parts) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long pause = 20_000;
+        while (!tryMulticast(guarantee, parts)) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                throw new CpgException("cpg_mcast_joined", CpgHandle.tryAgain());
+            }
+            LockSupport.parkNanos(Math.min(pause, left));
+            pause = Math.min(pause * 2, 1_000_000);
+        }
     }
 
     /**
@@ -273,7 +379,7 @@ public final class CpgConnection implements AutoCloseable {
      * @throws IllegalStateException    if closed
      */
     public ZeroCopyBuffer allocateZeroCopy(long size) {
-        return new ZeroCopyBuffer(handle.allocateZeroCopy(size));
+        return new ZeroCopyBuffer(core().handle().allocateZeroCopy(size));
     }
 
     // ---- dispatch ---------------------------------------------------------
@@ -311,7 +417,7 @@ public final class CpgConnection implements AutoCloseable {
     public int dispatch(DispatchMode mode) {
         Objects.requireNonNull(mode, "mode");
         try {
-            return dispatcher.dispatch(mode);
+            return core().dispatcher().dispatch(mode);
         } finally {
             // The callbacks receive this object through a weak reference.
             Reference.reachabilityFence(this);
@@ -322,12 +428,12 @@ public final class CpgConnection implements AutoCloseable {
 
     /** This node's id ({@code cpg_local_get}), an unsigned 32-bit value. */
     public long localNodeId() {
-        return handle.localNodeId();
+        return core().handle().localNodeId();
     }
 
     /** Whether the daemon asks senders to hold back ({@code cpg_flow_control_state_get}). */
     public FlowControlState flowControlState() {
-        return handle.flowControlEnabled() ? FlowControlState.ENABLED : FlowControlState.DISABLED;
+        return core().handle().flowControlEnabled() ? FlowControlState.ENABLED : FlowControlState.DISABLED;
     }
 
     /**
@@ -337,8 +443,8 @@ public final class CpgConnection implements AutoCloseable {
      * libcpg and still delivered whole; zero-copy buffers are at most this big.
      */
     public int maxAtomicMessageSize() {
-        handle.checkOpen();
-        return handle.maxAtomicMessageSize();
+        checkOpen();
+        return core().handle().maxAtomicMessageSize();
     }
 
     /**
@@ -348,8 +454,8 @@ public final class CpgConnection implements AutoCloseable {
      * or close it. It is invalid once the connection is closed.
      */
     public int fd() {
-        handle.checkOpen();
-        return handle.fd();
+        checkOpen();
+        return core().handle().fd();
     }
 
     /**
@@ -360,13 +466,13 @@ public final class CpgConnection implements AutoCloseable {
      * so the context is kept here, on the connection.
      */
     public Object context() {
-        handle.checkOpen();
+        checkOpen();
         return context;
     }
 
     /** Sets the object returned by {@link #context()}. */
     public void setContext(Object context) {
-        handle.checkOpen();
+        checkOpen();
         this.context = context;
     }
 
@@ -383,12 +489,35 @@ public final class CpgConnection implements AutoCloseable {
      */
     @Override
     public void close() {
-        handle.close();
+        closed = true;
+        core().handle().close();
     }
 
     /** Whether {@link #close()} was called. */
     public boolean isClosed() {
-        return handle.isClosed();
+        return closed;
+    }
+
+    /**
+     * Whether the connection to corosync broke (as a {@link CpgEventLoop}
+     * found, reporting {@link ConnectionLost}) and has not been
+     * {@link Reconnected}: calls then throw {@link CpgException}.
+     */
+    public boolean isLost() {
+        return !closed && core().handle().lost() != null;
+    }
+
+    /** What this connection has sent and delivered so far. */
+    public CpgStatistics statistics() {
+        return counters.snapshot();
+    }
+
+    /** @throws IllegalStateException if closed; {@link CpgException} if lost */
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException(name + " is closed");
+        }
+        core().handle().checkOpen();
     }
 
     @Override
@@ -396,7 +525,7 @@ public final class CpgConnection implements AutoCloseable {
         if (isClosed()) {
             return name + "[closed]";
         }
-        GroupName group = handle.group();
-        return group == null ? name : name + "[" + group + "]";
+        GroupName group = core().handle().group();
+        return name + (isLost() ? "[lost]" : "") + (group == null ? "" : "[" + group + "]");
     }
 }

@@ -13,6 +13,21 @@ package org.jcpg;
  * and then the first throwable is thrown from {@code dispatch} (see there).
  */
 public interface CpgListener {
+    /**
+     * Every event goes through here first. By default it calls the method
+     * for the event's kind; override it instead to handle all kinds in one
+     * exhaustive {@code switch} (see {@link CpgEvent}).
+     */
+    default void onEvent(CpgConnection connection, CpgEvent event) {
+        switch (event) {
+            case Message message -> onMessage(connection, message);
+            case MembershipChange change -> onMembershipChange(connection, change);
+            case TotemChange change -> onTotemChange(connection, change);
+            case ConnectionLost lost -> onConnectionLost(connection, lost);
+            case Reconnected reconnected -> onReconnected(connection, reconnected);
+        }
+    }
+
     /** A message was delivered to the group. Its payload is valid during this call only. */
     default void onMessage(CpgConnection connection, Message message) {
     }
@@ -27,5 +42,13 @@ public interface CpgListener {
      * {@link ModelFlag#DELIVER_INITIAL_TOTEM_CONF}.
      */
     default void onTotemChange(CpgConnection connection, TotemChange change) {
+    }
+
+    /** The connection to corosync broke; reported by a {@link CpgEventLoop}. */
+    default void onConnectionLost(CpgConnection connection, ConnectionLost lost) {
+    }
+
+    /** A {@link CpgEventLoop}'s reconnect policy connected (and joined) again. */
+    default void onReconnected(CpgConnection connection, Reconnected reconnected) {
     }
 }

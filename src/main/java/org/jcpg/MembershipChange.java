@@ -12,7 +12,8 @@ import java.util.Objects;
  * @param left    the processes that left, each with its {@link Reason}
  * @param joined  the processes that joined, each with its {@link Reason}
  */
-public record MembershipChange(GroupName group, List<Member> members, List<Member> left, List<Member> joined) {
+public record MembershipChange(GroupName group, List<Member> members, List<Member> left, List<Member> joined)
+        implements CpgEvent {
     /** Copies the lists into unmodifiable ones. */
     public MembershipChange {
         Objects.requireNonNull(group, "group");

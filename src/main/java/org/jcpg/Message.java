@@ -17,7 +17,7 @@ import java.util.Objects;
  * <p>Each delivery is its own event: two messages are {@code equals} only if
  * they are the same object, however alike their contents.
  */
-public final class Message {
+public final class Message implements CpgEvent {
     private final GroupName group;
     private final long nodeId;
     private final int pid;

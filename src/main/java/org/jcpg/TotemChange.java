@@ -11,7 +11,7 @@ import java.util.Objects;
  * @param ringId  the new ring
  * @param nodeIds the node ids in the ring, unsigned 32-bit values
  */
-public record TotemChange(RingId ringId, List<Long> nodeIds) {
+public record TotemChange(RingId ringId, List<Long> nodeIds) implements CpgEvent {
     /** Copies the list into an unmodifiable one. */
     public TotemChange {
         Objects.requireNonNull(ringId, "ringId");

@@ -2,6 +2,7 @@ package org.jcpg;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
+import org.jcpg.internal.CpgHandle;
 import org.jcpg.internal.ZeroCopySlot;
 
 /**
@@ -44,7 +45,17 @@ public final class ZeroCopyBuffer implements AutoCloseable {
      *                                  daemon went away
      */
     public void multicast(Guarantee guarantee, long length) {
-        slot.multicast(Objects.requireNonNull(guarantee, "guarantee").code(), length);
+        if (!tryMulticast(guarantee, length)) {
+            throw new CpgException("cpg_zcb_mcast_joined", CpgHandle.tryAgain());
+        }
+    }
+
+    /**
+     * Like {@link #multicast}, but returns false instead of throwing when
+     * the daemon's queue is full (TRY_AGAIN).
+     */
+    public boolean tryMulticast(Guarantee guarantee, long length) {
+        return slot.multicast(Objects.requireNonNull(guarantee, "guarantee").code(), length);
     }
 
     /** Frees the buffer; does nothing if it or its connection is already closed. Never waits. */

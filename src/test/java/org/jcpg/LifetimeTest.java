@@ -31,7 +31,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /** close() at any time, from any thread, also from a callback or during a blocked dispatch. */
 class LifetimeTest {
-    private static final Set<String> ALLOWED_AFTER_CLOSE = Set.of("close", "isClosed", "toString", "equals", "hashCode");
+    private static final Set<String> ALLOWED_AFTER_CLOSE = Set.of("close", "isClosed", "isLost", "statistics",
+            "toString", "equals", "hashCode");
 
     private static Object dummy(Class<?> type, GroupName group) {
         if (type == GroupName.class) {
@@ -57,6 +58,12 @@ class LifetimeTest {
         }
         if (type == Object.class) {
             return "context";
+        }
+        if (type == java.time.Duration.class) {
+            return java.time.Duration.ofSeconds(1);
+        }
+        if (type == MemorySegment.class) {
+            return MemorySegment.ofArray(new byte[] {1});
         }
         throw new AssertionError("no dummy for " + type);
     }
@@ -92,8 +99,9 @@ class LifetimeTest {
         }
         assertThat(checked).contains("join", "leave", "multicast", "dispatch", "membership", "groups", "members",
                 "localNodeId", "flowControlState", "maxAtomicMessageSize", "fd", "context", "setContext",
-                "allocateZeroCopy", "group");
-        assertThat(checked.stream().filter("multicast"::equals)).hasSize(3);
+                "allocateZeroCopy", "group", "tryMulticast");
+        assertThat(checked.stream().filter("multicast"::equals)).hasSize(4);
+        assertThat(checked.stream().filter("tryMulticast"::equals)).hasSize(3);
         assertThat(checked.stream().filter("members"::equals)).hasSize(2);
 
         // Explicitly, each dispatch mode and each multicast overload.

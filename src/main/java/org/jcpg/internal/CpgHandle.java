@@ -67,6 +67,7 @@ public final class CpgHandle {
     private final Arena arena;
     private final Lifecycle lifecycle;
     private final Runnable onReleased;
+    private final Counters counters;
     private final ReentrantLock ipc = new ReentrantLock();
     // Guarded by ipc.
     private final Gather gather = new Gather();
@@ -76,10 +77,15 @@ public final class CpgHandle {
     private volatile GroupName joined;
     private boolean hasLeft;
     private final Set<ZeroCopySlot> zeroCopy = ConcurrentHashMap.newKeySet();
+    private volatile boolean closedByUser;
+    // The group this handle joined, left or not: the daemon knows this process in it until finalize.
+    private volatile GroupName everJoined;
+    private volatile CpgException lost;
 
     private CpgHandle(String name, long handle, int fd, int maxAtomicMessageSize, Arena arena,
-                      Runnable onClose, Runnable onReleased) {
+                      Runnable onClose, Runnable onReleased, Counters counters) {
         this.name = name;
+        this.counters = counters;
         this.handle = handle;
         this.fd = fd;
         this.maxAtomicMessageSize = maxAtomicMessageSize;
@@ -88,6 +94,7 @@ public final class CpgHandle {
         this.scratch = arena.allocate(MEMBERSHIP_CAPACITY * Marshal.ADDRESS_SIZE + 64, 8);
         this.nameScratch = arena.allocate(Marshal.NAME_SIZE, 8);
         this.lifecycle = new Lifecycle(name, () -> {
+            Releasing.begin(everJoined);
             onClose.run();
             // The buffers' views die with the connection, now; their memory once unused.
             zeroCopy.forEach(ZeroCopySlot::tryKillView);
@@ -119,7 +126,7 @@ public final class CpgHandle {
      * @param onReleased runs once, on the reaper, after the handle is finalized
      */
     public static CpgHandle open(String name, Upcalls.Target target, boolean legacy, int flags,
-                                 Runnable onClose, Runnable onReleased) {
+                                 Runnable onClose, Runnable onReleased, Counters counters) {
         requireLibrary();
         Arena arena = Arena.ofShared();
         long handle = 0;
@@ -152,7 +159,7 @@ public final class CpgHandle {
             int fd = out.get(JAVA_INT, 0);
             check(cpg_h.cpg_max_atomic_msgsize_get(handle, out), "cpg_max_atomic_msgsize_get");
             int max = out.get(JAVA_INT, 0);
-            return new CpgHandle(name, handle, fd, max, arena, onClose, onReleased);
+            return new CpgHandle(name, handle, fd, max, arena, onClose, onReleased, counters);
         } catch (Throwable t) {
             if (initialized) {
                 cpg_h.cpg_finalize(handle);
@@ -164,26 +171,67 @@ public final class CpgHandle {
 
     // ---- lease --------------------------------------------------------------
 
-    /** Starts a call; pair with {@link #release()}. @throws IllegalStateException if closed */
-    public void acquire() {
-        lifecycle.acquire();
+    /**
+     * Starts a call of {@code operation}; pair with {@link #release()}.
+     *
+     * @throws IllegalStateException if closed
+     * @throws CpgException          if the connection to the daemon was lost
+     */
+    public void acquire(String operation) {
+        if (!lifecycle.tryAcquire()) {
+            CpgException cause = lost;
+            if (cause != null && !closedByUser) {
+                throw new CpgException(operation, cause.code());
+            }
+            throw new IllegalStateException(name + " is closed");
+        }
     }
 
     public void release() {
         lifecycle.release();
     }
 
+    /** Whether calls are over: closed, or lost. */
     public boolean isClosed() {
         return lifecycle.isClosed();
     }
 
-    /** @throws IllegalStateException if closed */
+    /** Whether {@link #close()} was called (a lost connection is not closed until then). */
+    public boolean isClosedByUser() {
+        return closedByUser;
+    }
+
+    /** The daemon connection's failure, or null. */
+    public CpgException lost() {
+        return lost;
+    }
+
+    /** @throws IllegalStateException if closed; {@link CpgException} if lost */
     public void checkOpen() {
-        lifecycle.check();
+        if (closedByUser) {
+            throw new IllegalStateException(name + " is closed");
+        }
+        CpgException cause = lost;
+        if (cause != null) {
+            throw new CpgException(cause.operation(), cause.code());
+        }
     }
 
     /** Marks closed and wakes waiters; never waits. The handle is finalized on the reaper once unused. */
     public void close() {
+        closedByUser = true;
+        lifecycle.close();
+    }
+
+    /**
+     * The daemon connection broke: later calls throw {@link CpgException}
+     * with the cause's code, and the dead handle is finalized (which also
+     * removes libqb's files of it) once unused.
+     */
+    public void lose(CpgException cause) {
+        if (lost == null) {
+            lost = cause;
+        }
         lifecycle.close();
     }
 
@@ -205,6 +253,7 @@ public final class CpgHandle {
         try {
             cpg_h.cpg_finalize(handle);
         } finally {
+            Releasing.end(everJoined);
             arena.close();
             onReleased.run();
         }
@@ -213,7 +262,7 @@ public final class CpgHandle {
     // ---- requests (under the IPC lock) --------------------------------------
 
     public void join(GroupName group) {
-        acquire();
+        acquire("cpg_join");
         ipc.lock();
         try {
             if (joined != null) {
@@ -224,8 +273,11 @@ public final class CpgHandle {
                 throw new IllegalStateException(name + " has left a group and cannot join again"
                         + " (corosync 3.1.7-3.1.10 answer CS_ERR_EXIST): close it and join from a new connection");
             }
+            // A closed connection of this process in that group would make the daemon answer EXIST.
+            Releasing.await(group);
             check(cpg_h.cpg_join(handle, Marshal.writeName(group, nameScratch)), "cpg_join");
             joined = group;
+            everJoined = group;
         } finally {
             ipc.unlock();
             release();
@@ -233,7 +285,7 @@ public final class CpgHandle {
     }
 
     public void leave() {
-        acquire();
+        acquire("cpg_leave");
         ipc.lock();
         try {
             if (joined == null) {
@@ -253,9 +305,12 @@ public final class CpgHandle {
         return joined;
     }
 
-    /** Sends {@code total} bytes from {@code parts} with {@code cpg_mcast_joined}. */
-    public void multicast(int guarantee, MemorySegment[] parts, long total) {
-        acquire();
+    /**
+     * Sends {@code total} bytes from {@code parts} with {@code cpg_mcast_joined}.
+     * Returns false, allocating nothing, if the daemon's queue is full (TRY_AGAIN).
+     */
+    public boolean multicast(int guarantee, MemorySegment[] parts, long total) {
+        acquire("cpg_mcast_joined");
         ipc.lock();
         try {
             requireJoined();
@@ -263,15 +318,46 @@ public final class CpgHandle {
             int rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
             gather.done();
             Reference.reachabilityFence(parts);
-            check(rc, "cpg_mcast_joined");
+            return sent(rc, total, "cpg_mcast_joined");
         } finally {
             ipc.unlock();
             release();
         }
     }
 
+    /** {@link #multicast(int, MemorySegment[], long)} of one segment. */
+    public boolean multicast(int guarantee, MemorySegment message) {
+        acquire("cpg_mcast_joined");
+        ipc.lock();
+        try {
+            requireJoined();
+            int count = gather.fill(message);
+            int rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
+            gather.done();
+            Reference.reachabilityFence(message);
+            return sent(rc, message.byteSize(), "cpg_mcast_joined");
+        } finally {
+            ipc.unlock();
+            release();
+        }
+    }
+
+    /** Counts a send; false for TRY_AGAIN. Under the IPC lock. */
+    private boolean sent(int rc, long bytes, String operation) {
+        if (rc == C.OK) {
+            counters.messagesSent++;
+            counters.bytesSent += bytes;
+            return true;
+        }
+        if (rc == C.TRY_AGAIN) {
+            counters.sendsRefused++;
+            return false;
+        }
+        throw new CpgException(operation, rc);
+    }
+
     public List<Member> membership(GroupName group) {
-        acquire();
+        acquire("cpg_membership_get");
         ipc.lock();
         try {
             MemorySegment count = scratch.asSlice(0, JAVA_INT);
@@ -287,7 +373,7 @@ public final class CpgHandle {
     }
 
     public long localNodeId() {
-        acquire();
+        acquire("cpg_local_get");
         ipc.lock();
         try {
             check(cpg_h.cpg_local_get(handle, scratch), "cpg_local_get");
@@ -312,7 +398,7 @@ public final class CpgHandle {
 
     /** Reads a whole iteration and finalizes it, all under the lock: no native iteration outlives the call. */
     private <T> List<T> iterate(int type, GroupName group, Function<MemorySegment, T> read) {
-        acquire();
+        acquire("cpg_iteration_initialize");
         ipc.lock();
         try {
             MemorySegment groupName = group == null ? MemorySegment.NULL : Marshal.writeName(group, nameScratch);
@@ -351,7 +437,7 @@ public final class CpgHandle {
             throw new IllegalArgumentException("a zero-copy buffer holds 1 to " + maxAtomicMessageSize
                     + " bytes (the atomic message size, above which corosync cannot deliver it), not " + size);
         }
-        acquire();
+        acquire("cpg_zcb_alloc");
         ipc.lock();
         try {
             MemorySegment out = scratch.asSlice(0, ADDRESS);
@@ -365,12 +451,13 @@ public final class CpgHandle {
         }
     }
 
-    void multicastZeroCopy(int guarantee, MemorySegment address, long length) {
-        acquire();
+    /** Like {@link #multicast}: false for TRY_AGAIN. */
+    boolean multicastZeroCopy(int guarantee, MemorySegment address, long length) {
+        acquire("cpg_zcb_mcast_joined");
         ipc.lock();
         try {
             requireJoined();
-            check(cpg_h.cpg_zcb_mcast_joined(handle, guarantee, address, length), "cpg_zcb_mcast_joined");
+            return sent(cpg_h.cpg_zcb_mcast_joined(handle, guarantee, address, length), length, "cpg_zcb_mcast_joined");
         } finally {
             ipc.unlock();
             release();
@@ -379,9 +466,7 @@ public final class CpgHandle {
 
     /** On the reaper: frees a closed buffer, unless the handle's own release frees (or freed) it. */
     void freeZeroCopy(ZeroCopySlot slot) {
-        try {
-            acquire();
-        } catch (IllegalStateException closed) {
+        if (!lifecycle.tryAcquire()) {
             return;
         }
         ipc.lock();
@@ -406,7 +491,7 @@ public final class CpgHandle {
     }
 
     public boolean flowControlEnabled() {
-        acquire();
+        acquire("cpg_flow_control_state_get");
         try (Arena out = Arena.ofConfined()) {
             MemorySegment state = out.allocate(JAVA_INT);
             check(cpg_h.cpg_flow_control_state_get(handle, state), "cpg_flow_control_state_get");
@@ -430,7 +515,7 @@ public final class CpgHandle {
         return C.OK;
     }
 
-    static int tryAgain() {
+    public static int tryAgain() {
         return C.TRY_AGAIN;
     }
 

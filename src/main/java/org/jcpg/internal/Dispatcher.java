@@ -11,13 +11,17 @@ import java.lang.reflect.UndeclaredThrowableException;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
+import org.jcpg.ConnectionLost;
 import org.jcpg.CpgConnection;
+import org.jcpg.CpgEvent;
 import org.jcpg.CpgException;
 import org.jcpg.CpgListener;
 import org.jcpg.DispatchMode;
 import org.jcpg.GroupName;
 import org.jcpg.MembershipChange;
 import org.jcpg.Message;
+import org.jcpg.Reconnected;
 import org.jcpg.RingId;
 import org.jcpg.TotemChange;
 import org.jcpg.internal.stubs.cpg_ring_id;
@@ -48,7 +52,12 @@ public final class Dispatcher implements Upcalls.Target {
     // abnormally may still be finishing when the next dispatch starts.
     private final ReentrantLock nativeLock = new ReentrantLock();
     private final Failures failures;
+    private final Counters counters;
     private CpgHandle handle;
+    // Set by an event loop before the connection is registered.
+    private volatile SerialExecutor serial;
+    private volatile BiConsumer<CpgConnection, Throwable> errorHandler;
+    private volatile Runnable loopWake;
 
     // Set while a dispatch runs on a worker; callbacks then go back to the caller.
     private volatile Handoff session;
@@ -58,8 +67,9 @@ public final class Dispatcher implements Upcalls.Target {
     // Events of an abandoned hand-off, copied, for the next dispatch.
     private final Queue<Runnable> pending = new ConcurrentLinkedQueue<>();
 
-    public Dispatcher(String name, CpgListener listener, CpgConnection connection) {
+    public Dispatcher(String name, CpgListener listener, CpgConnection connection, Counters counters) {
         this.name = name;
+        this.counters = counters;
         this.listener = listener;
         this.connection = new WeakReference<>(connection);
         this.failures = new Failures(LOG, name);
@@ -78,9 +88,40 @@ public final class Dispatcher implements Upcalls.Target {
         pollFds.set(JAVA_SHORT, POLLFD_SIZE + 4, Libc.POLLIN);
     }
 
-    /** Wakes a waiting dispatch, so that it checks whether it should end. */
+    /**
+     * For an event loop: where callbacks that throw are reported, and (if
+     * not null) the executor that runs the callbacks instead of the
+     * dispatching thread.
+     */
+    void deliverThrough(SerialExecutor serial, BiConsumer<CpgConnection, Throwable> errorHandler) {
+        this.serial = serial;
+        this.errorHandler = errorHandler;
+    }
+
+    CpgHandle handle() {
+        return handle;
+    }
+
+    String name() {
+        return name;
+    }
+
+    SerialExecutor serial() {
+        return serial;
+    }
+
+    /** Also wakes an event loop that polls this connection (null: none). */
+    void onWake(Runnable loopWake) {
+        this.loopWake = loopWake;
+    }
+
+    /** Wakes a waiting dispatch (and the event loop, if any), so that it checks whether it should end. */
     public void wake() {
         Libc.signal(wakeFd);
+        Runnable loop = loopWake;
+        if (loop != null) {
+            loop.run();
+        }
     }
 
     /** Frees the eventfd, once the handle is finalized (nothing polls any more). */
@@ -93,15 +134,34 @@ public final class Dispatcher implements Upcalls.Target {
      * {@link CpgConnection#dispatch} for the contract.
      */
     public int dispatch(DispatchMode mode) {
+        return dispatch(mode, false, true);
+    }
+
+    /**
+     * For an event loop, on its own thread (which has room for libcpg's
+     * frame): dispatches what waits; callback failures go to the error
+     * handler. Returns the {@code cs_error_t} of cpg_dispatch.
+     *
+     * @throws IllegalStateException if closed
+     */
+    int dispatchOnLoop() {
+        return dispatch(DispatchMode.ALL, true, false);
+    }
+
+    /**
+     * @param roomKnown the caller knows it has room for libcpg's frame
+     * @param throwing  throw callback failures and libcpg errors (else: report, return the error)
+     */
+    private int dispatch(DispatchMode mode, boolean roomKnown, boolean throwing) {
         if (dispatchLock.isHeldByCurrentThread()) {
             throw new IllegalStateException("dispatch called from a callback of " + name);
         }
-        handle.acquire();
+        handle.acquire("cpg_dispatch");
         try {
             dispatchLock.lock();
             try {
                 if (handle.isClosed()) {
-                    return 0;
+                    return throwing ? 0 : CpgHandle.ok();
                 }
                 callbacksRun = 0;
                 failures.clear();
@@ -109,8 +169,9 @@ public final class Dispatcher implements Upcalls.Target {
                         && (mode == DispatchMode.ONE || mode == DispatchMode.ONE_NONBLOCKING || failures.any())) {
                     return finish(CpgHandle.ok());
                 }
+                counters.dispatchCalls++;
                 int rc;
-                if (DispatchStack.currentThreadHasRoom()) {
+                if (roomKnown || DispatchStack.currentThreadHasRoom()) {
                     rc = dispatchNative(mode, null);
                 } else {
                     try {
@@ -122,13 +183,21 @@ public final class Dispatcher implements Upcalls.Target {
                         session = null;
                     }
                 }
-                return finish(rc);
+                return throwing ? finish(rc) : reportFailures(rc);
             } finally {
                 dispatchLock.unlock();
             }
         } finally {
             handle.release();
         }
+    }
+
+    private int reportFailures(int rc) {
+        Throwable failure = failures.take();
+        if (failure != null) {
+            report(connection.get(), failure);
+        }
+        return rc;
     }
 
     private int finish(int rc) {
@@ -269,7 +338,7 @@ public final class Dispatcher implements Upcalls.Target {
         MembershipChange change = new MembershipChange(Marshal.readName(group),
                 Marshal.readMembers(members, memberCount), Marshal.readMembers(left, leftCount),
                 Marshal.readMembers(joined, joinedCount));
-        notify(() -> onMembershipChange(change));
+        notify(() -> onOther(change));
     }
 
     @Override
@@ -278,7 +347,7 @@ public final class Dispatcher implements Upcalls.Target {
         MemorySegment ring = ringId.reinterpret(cpg_ring_id.sizeof());
         RingId id = new RingId(Integer.toUnsignedLong(cpg_ring_id.nodeid(ring)), cpg_ring_id.seq(ring));
         TotemChange change = new TotemChange(id, Marshal.readNodeIds(members, memberCount));
-        notify(() -> onTotemChange(change));
+        notify(() -> onOther(change));
     }
 
     /** Runs a callback whose event is already decoded: here, or on the caller of a hand-off. */
@@ -344,37 +413,98 @@ public final class Dispatcher implements Upcalls.Target {
         if (c == null) {
             return;
         }
+        counters.messagesDelivered++;
+        counters.bytesDelivered += payload.byteSize();
+        SerialExecutor queue = serial;
+        if (queue != null) {
+            // The view dies with this upcall: an executor gets a read-only copy.
+            Message copy = new Message(group, Integer.toUnsignedLong(nodeId), pid,
+                    MemorySegment.ofArray(payload.toArray(JAVA_BYTE)).asReadOnly());
+            queue.execute(() -> runQueued(c, copy));
+            return;
+        }
+        long start = System.nanoTime();
         try (Arena view = Arena.ofConfined()) {
-            Message delivered = new Message(group, Integer.toUnsignedLong(nodeId), pid,
-                    payload.reinterpret(view, null).asReadOnly());
-            listener.onMessage(c, delivered);
+            listener.onEvent(c, new Message(group, Integer.toUnsignedLong(nodeId), pid,
+                    payload.reinterpret(view, null).asReadOnly()));
         } catch (Throwable t) {
+            counters.callbackFailures++;
             failures.record(t);
+        } finally {
+            counters.callbackNanos += System.nanoTime() - start;
         }
     }
 
-    private void onMembershipChange(MembershipChange change) {
+    /** A non-message event, during a dispatch: on this thread, or queued for the executor. */
+    private void onOther(CpgEvent event) {
         CpgConnection c = target();
         if (c == null) {
             return;
         }
+        counters.otherEvents++;
+        SerialExecutor queue = serial;
+        if (queue != null) {
+            queue.execute(() -> runQueued(c, event));
+            return;
+        }
+        long start = System.nanoTime();
         try {
-            listener.onMembershipChange(c, change);
+            listener.onEvent(c, event);
         } catch (Throwable t) {
+            counters.callbackFailures++;
             failures.record(t);
+        } finally {
+            counters.callbackNanos += System.nanoTime() - start;
         }
     }
 
-    private void onTotemChange(TotemChange change) {
-        CpgConnection c = target();
+    /**
+     * An event of the event loop itself ({@link ConnectionLost}, {@link Reconnected}),
+     * outside any dispatch: on the loop thread, or queued for the executor.
+     * What the callback throws goes to the loop's error handler.
+     */
+    public void emitFromLoop(CpgEvent event) {
+        CpgConnection c = connection.get();
         if (c == null) {
             return;
         }
-        try {
-            listener.onTotemChange(c, change);
-        } catch (Throwable t) {
-            failures.record(t);
+        counters.otherEvents++;
+        SerialExecutor queue = serial;
+        if (queue != null) {
+            queue.execute(() -> runQueued(c, event));
+        } else {
+            runQueued(c, event);
         }
+    }
+
+    /** Runs a callback outside a dispatch (on an executor, or an event of the loop); failures go to the handler. */
+    private void runQueued(CpgConnection c, CpgEvent event) {
+        if (handle.isClosedByUser()) {
+            return;
+        }
+        long start = System.nanoTime();
+        try {
+            listener.onEvent(c, event);
+        } catch (Throwable t) {
+            counters.callbackFailures++;
+            report(c, t);
+        } finally {
+            counters.callbackNanos += System.nanoTime() - start;
+        }
+    }
+
+    /** Hands a callback failure to the loop's error handler; never throws. */
+    void report(CpgConnection c, Throwable failure) {
+        BiConsumer<CpgConnection, Throwable> handler = errorHandler;
+        try {
+            if (handler != null) {
+                handler.accept(c, failure);
+                return;
+            }
+        } catch (Throwable t) {
+            failure.addSuppressed(t);
+        }
+        LOG.log(System.Logger.Level.ERROR, "a callback of " + name + " threw", failure);
     }
 
     /** A connection receives one group's messages: reuse its name rather than decode it per message. */

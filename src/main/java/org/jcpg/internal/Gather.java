@@ -62,6 +62,18 @@ final class Gather {
         return parts.length;
     }
 
+    /** Fills the iovec array for one segment and returns the entry count (1). */
+    int fill(MemorySegment part) {
+        if (readableInPlace(part)) {
+            set(0, part);
+        } else {
+            MemorySegment copy = stage(part.byteSize());
+            copy(part, copy, 0);
+            set(0, copy);
+        }
+        return 1;
+    }
+
     MemorySegment iov() {
         return iov;
     }

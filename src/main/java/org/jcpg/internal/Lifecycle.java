@@ -36,13 +36,20 @@ public final class Lifecycle {
      * @throws IllegalStateException if closed
      */
     public void acquire() {
+        if (!tryAcquire()) {
+            throw new IllegalStateException(name + " is closed");
+        }
+    }
+
+    /** Starts a call, or returns false if closed. */
+    public boolean tryAcquire() {
         while (true) {
             long current = state.get();
             if ((current & CLOSED) != 0) {
-                throw new IllegalStateException(name + " is closed");
+                return false;
             }
             if (state.compareAndSet(current, current + 1)) {
-                return;
+                return true;
             }
         }
     }

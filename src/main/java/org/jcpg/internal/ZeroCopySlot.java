@@ -37,13 +37,13 @@ public final class ZeroCopySlot implements AutoCloseable {
     }
 
     /**
-     * Sends the first {@code length} bytes.
+     * Sends the first {@code length} bytes; false if the daemon's queue is full (TRY_AGAIN).
      *
      * @throws IllegalArgumentException if {@code length} is outside the buffer
      * @throws IllegalStateException    if the buffer or its connection is closed, the connection
      *                                  is not in a group, or another thread is sending this buffer
      */
-    public void multicast(int guarantee, long length) {
+    public boolean multicast(int guarantee, long length) {
         if (length < 0 || length > view.byteSize()) {
             throw new IllegalArgumentException("length " + length + " is outside the buffer's " + view.byteSize() + " bytes");
         }
@@ -54,7 +54,7 @@ public final class ZeroCopySlot implements AutoCloseable {
                         + " use one buffer per sending thread");
             }
             try {
-                owner.multicastZeroCopy(guarantee, address, length);
+                return owner.multicastZeroCopy(guarantee, address, length);
             } finally {
                 sending.set(false);
             }

@@ -1,0 +1,276 @@
+package org.jcpg;
+
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.WeakHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
+import org.jcpg.internal.EventLoop;
+
+/**
+ * Dispatches any number of connections on a thread of its own, so that an
+ * application need not write a dispatch loop.
+ *
+ * <pre>{@code
+ * try (CpgEventLoop loop = CpgEventLoop.start();
+ *      CpgConnection cpg = loop.open(listener)) {
+ *     cpg.join(GroupName.of("orders"));
+ *     cpg.multicast(Guarantee.AGREED, Duration.ofSeconds(1), payload);
+ *     ...
+ * }
+ * }</pre>
+ *
+ * <h2>Threads</h2>
+ * The loop's thread is a platform thread with a 4 MiB stack
+ * ({@link CpgConnection#DISPATCH_STACK_SIZE}): libcpg's dispatch runs on it
+ * directly, with no hand-off, and it wakes only when a connection has
+ * events or is closed. By default the callbacks run on that thread, one at
+ * a time, with payloads that are views valid during the callback, as with
+ * {@link CpgConnection#dispatch}. With {@link Builder#executor} they run on
+ * the executor (virtual threads welcome) instead, still one at a time and in
+ * order per connection; a message's payload is then a read-only copy on the
+ * heap, valid as long as it is kept. A connection whose callbacks fall
+ * 10,000 events behind is not read until they catch up: the daemon holds
+ * the backlog, and senders see TRY_AGAIN rather than this JVM's heap filling.
+ *
+ * <p>Connections opened here must not be dispatched by the application
+ * ({@code dispatch} would compete with the loop). A callback must not block
+ * for long on the loop thread: every connection of the loop waits for it.
+ *
+ * <h2>Failures</h2>
+ * What a callback throws goes to the {@link Builder#errorHandler} (by
+ * default the {@code System.Logger} "org.jcpg.CpgEventLoop", at ERROR) and
+ * never stops the loop. When the daemon connection breaks (corosync died or
+ * restarted) the loop reports {@link ConnectionLost} once to that
+ * connection's listener, stops reading it, and its calls throw
+ * {@link CpgException}; {@link CpgConnection#isLost()} tells. With
+ * {@link Builder#reconnect} the loop then connects again with growing pauses
+ * until the daemon answers, joins the group again and reports
+ * {@link Reconnected}; without, the connection stays lost until closed.
+ *
+ * <h2>Closing</h2>
+ * {@link #close()} closes every connection opened here, stops the thread and
+ * returns once no callback runs any more (except the one that called it, if
+ * any): none runs after it returns.
+ */
+public final class CpgEventLoop implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("org.jcpg.CpgEventLoop");
+    private static final AtomicInteger SERIAL = new AtomicInteger();
+
+    private final String name;
+    private final EventLoop loop;
+    private final Duration reconnectFirst;
+    private final Duration reconnectMax;
+    private final ScheduledThreadPoolExecutor reconnector;
+    // Weak: a connection dropped without close is still reclaimed (see CpgConnection).
+    private final Map<CpgConnection, Boolean> connections = Collections.synchronizedMap(new WeakHashMap<>());
+    private volatile boolean closed;
+
+    private CpgEventLoop(Builder builder) {
+        this.name = builder.name != null ? builder.name : "jcpg-loop-" + SERIAL.incrementAndGet();
+        this.reconnectFirst = builder.reconnectFirst;
+        this.reconnectMax = builder.reconnectMax;
+        BiConsumer<CpgConnection, Throwable> handler = builder.errorHandler != null ? builder.errorHandler
+                : (connection, failure) -> LOG.log(Level.ERROR, "a callback of " + connection + " threw", failure);
+        this.loop = new EventLoop(name, builder.executor, handler);
+        if (reconnectFirst != null) {
+            reconnector = new ScheduledThreadPoolExecutor(1,
+                    task -> Thread.ofPlatform().daemon().name(name + "-reconnect").unstarted(task));
+            reconnector.setKeepAliveTime(5, TimeUnit.SECONDS);
+            reconnector.allowCoreThreadTimeOut(true);
+        } else {
+            reconnector = null;
+        }
+    }
+
+    /** A loop with the defaults: callbacks on its thread, errors logged, no reconnect. */
+    public static CpgEventLoop start() {
+        return builder().start();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The options of a loop. */
+    public static final class Builder {
+        private String name;
+        private Executor executor;
+        private BiConsumer<CpgConnection, Throwable> errorHandler;
+        private Duration reconnectFirst;
+        private Duration reconnectMax;
+
+        private Builder() {
+        }
+
+        /** The loop thread's name (default "jcpg-loop-N"). */
+        public Builder name(String name) {
+            this.name = Objects.requireNonNull(name, "name");
+            return this;
+        }
+
+        /**
+         * Runs the callbacks on {@code executor} instead of the loop thread:
+         * per connection one at a time and in order; message payloads are
+         * read-only heap copies.
+         */
+        public Builder executor(Executor executor) {
+            this.executor = Objects.requireNonNull(executor, "executor");
+            return this;
+        }
+
+        /** Receives what callbacks throw (default: logged at ERROR); it must not throw itself. */
+        public Builder errorHandler(BiConsumer<CpgConnection, Throwable> errorHandler) {
+            this.errorHandler = Objects.requireNonNull(errorHandler, "errorHandler");
+            return this;
+        }
+
+        /**
+         * Reconnects lost connections: the first attempt after
+         * {@code firstPause}, then with the pause doubled each time up to
+         * {@code maxPause}, until the daemon answers; then joins the group
+         * again and reports {@link Reconnected}. Off by default.
+         */
+        public Builder reconnect(Duration firstPause, Duration maxPause) {
+            if (firstPause.isNegative() || firstPause.isZero() || maxPause.compareTo(firstPause) < 0) {
+                throw new IllegalArgumentException("pauses must be positive, the first no longer than the longest: "
+                        + firstPause + ", " + maxPause);
+            }
+            this.reconnectFirst = firstPause;
+            this.reconnectMax = maxPause;
+            return this;
+        }
+
+        /** Starts the loop's thread. */
+        public CpgEventLoop start() {
+            return new CpgEventLoop(this);
+        }
+    }
+
+    /**
+     * Connects with model V1, like {@link CpgConnection#open}, and dispatches
+     * the new connection on this loop.
+     *
+     * @throws IllegalStateException if the loop is closed
+     * @throws CpgException          if corosync refuses
+     */
+    public CpgConnection open(CpgListener listener, ModelFlag... flags) {
+        int bits = 0;
+        for (ModelFlag flag : Objects.requireNonNull(flags, "flags")) {
+            bits |= Objects.requireNonNull(flag, "flag").bit();
+        }
+        return adopt(new CpgConnection(listener, false, bits));
+    }
+
+    /** Connects with the original API, like {@link CpgConnection#openLegacy}, dispatched on this loop. */
+    public CpgConnection openLegacy(CpgListener listener) {
+        return adopt(new CpgConnection(listener, true, 0));
+    }
+
+    private CpgConnection adopt(CpgConnection connection) {
+        if (closed) {
+            connection.close();
+            throw new IllegalStateException(name + " is closed");
+        }
+        connections.put(connection, Boolean.TRUE);
+        CpgConnection.Core core = connection.core();
+        try {
+            loop.register(core.dispatcher(), cause -> lost(connection, core, cause));
+        } catch (RuntimeException e) {
+            connection.close();
+            throw e;
+        }
+        return connection;
+    }
+
+    /** On the loop thread, once per broken core. */
+    private void lost(CpgConnection connection, CpgConnection.Core core, CpgException cause) {
+        core.handle().lose(cause);
+        LOG.log(Level.WARNING, connection.name() + " lost its connection to corosync: " + cause.getMessage());
+        core.dispatcher().emitFromLoop(new ConnectionLost(cause));
+        if (reconnector != null && !closed && !connection.isClosed()) {
+            schedule(connection, core, 1, reconnectFirst);
+        }
+    }
+
+    private void schedule(CpgConnection connection, CpgConnection.Core lost, int attempt, Duration pause) {
+        try {
+            reconnector.schedule(() -> reconnect(connection, lost, attempt, pause), pause.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (RuntimeException rejected) {
+            // The loop closed meanwhile.
+        }
+    }
+
+    /** On the reconnect thread: one attempt. */
+    private void reconnect(CpgConnection connection, CpgConnection.Core lost, int attempt, Duration pause) {
+        if (closed || connection.isClosed()) {
+            return;
+        }
+        GroupName group = lost.handle().group();
+        CpgConnection.Core fresh;
+        try {
+            fresh = connection.connect();
+        } catch (CpgException notYet) {
+            Duration next = pause.multipliedBy(2);
+            schedule(connection, lost, attempt + 1, next.compareTo(reconnectMax) > 0 ? reconnectMax : next);
+            return;
+        }
+        try {
+            if (group != null) {
+                fresh.handle().join(group);
+            }
+        } catch (CpgException notYet) {
+            fresh.handle().close();
+            Duration next = pause.multipliedBy(2);
+            schedule(connection, lost, attempt + 1, next.compareTo(reconnectMax) > 0 ? reconnectMax : next);
+            return;
+        }
+        if (!connection.replace(lost, fresh)) {
+            return;
+        }
+        try {
+            loop.register(fresh.dispatcher(), cause -> lost(connection, fresh, cause),
+                    () -> fresh.dispatcher().emitFromLoop(new Reconnected(attempt, group)));
+        } catch (IllegalStateException loopClosed) {
+            fresh.handle().close();
+        }
+    }
+
+    /**
+     * Closes every connection opened here and stops the loop. Returns once no
+     * callback runs (apart from the one calling this, if any); none runs
+     * after. Idempotent.
+     */
+    @Override
+    public void close() {
+        closed = true;
+        List<CpgConnection> open;
+        synchronized (connections) {
+            open = List.copyOf(connections.keySet());
+            connections.clear();
+        }
+        for (CpgConnection connection : open) {
+            connection.close();
+        }
+        if (reconnector != null) {
+            reconnector.shutdownNow();
+        }
+        loop.close();
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public String toString() {
+        return name + (closed ? "[closed]" : "");
+    }
+}
