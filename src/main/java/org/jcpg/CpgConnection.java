@@ -289,9 +289,13 @@ public final class CpgConnection implements AutoCloseable {
      * could shrink under libcpg) are copied first. libcpg accepts at most 63
      * parts per call; more are gathered into one buffer here. Messages
      * longer than {@link #maxAtomicMessageSize()} are fragmented by libcpg
-     * and delivered whole; such a send waits for the daemon, and if a
-     * configuration change interrupts it ({@link CpgError#INTERRUPT}) the
-     * receivers drop the part they got: send it again.
+     * and delivered whole; such a send waits for the daemon's answer to each
+     * fragment, and when the daemon pushes back libcpg sleeps 10 ms and
+     * retries, up to 100 times per fragment, before it gives up with
+     * TRY_AGAIN: count on milliseconds per MiB, seconds under load, during
+     * which this connection's other requests wait. If a configuration change
+     * interrupts it ({@link CpgError#INTERRUPT}, retryable) the receivers drop
+     * the part they got: send it again.
      *
      * @throws IllegalStateException if closed or not in a group (corosync would accept the
      *                               message and silently drop it), if a segment's arena is

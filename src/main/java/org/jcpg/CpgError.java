@@ -81,12 +81,15 @@ public enum CpgError {
     }
 
     /**
-     * Whether the same call may succeed if simply made again later. Only
-     * {@link #TRY_AGAIN} is: the others say something about the call, the
+     * Whether the same call may succeed if simply made again later:
+     * {@link #TRY_AGAIN} (the daemon is busy or its queue is full) and
+     * {@link #INTERRUPT} (a configuration change broke a fragmented send; the
+     * receivers dropped what they had of it, so sending it again loses and
+     * duplicates nothing). The others say something about the call, the
      * connection or the daemon that waiting does not change.
      */
     public boolean isRetryable() {
-        return this == TRY_AGAIN;
+        return this == TRY_AGAIN || this == INTERRUPT;
     }
 
     /**

@@ -9,8 +9,9 @@ import java.util.Objects;
  * every CPG call can fail only because the daemon went away or was asked
  * something impossible, and the caller can rarely recover on the spot; a
  * checked exception would force a {@code throws} on every callback and
- * lambda that sends a message. The one error worth handling locally,
- * {@link CpgError#TRY_AGAIN}, is told apart by {@link #isRetryable()}.
+ * lambda that sends a message. The errors worth handling locally,
+ * {@link CpgError#TRY_AGAIN} and {@link CpgError#INTERRUPT}, are told apart
+ * by {@link #isRetryable()}.
  *
  * <p>Misuse that jcpg can see without asking the daemon (a closed
  * connection, a bad group name, a send before join) is reported as
@@ -62,7 +63,7 @@ public final class CpgException extends RuntimeException {
         return operation;
     }
 
-    /** Whether making the same call again later may succeed ({@link CpgError#TRY_AGAIN}). */
+    /** Whether making the same call again later may succeed ({@link CpgError#isRetryable()}). */
     public boolean isRetryable() {
         return error.isRetryable();
     }
