@@ -263,6 +263,9 @@ public final class CpgEventLoop implements AutoCloseable {
             reconnector.shutdownNow();
         }
         loop.close();
+        for (CpgConnection connection : open) {
+            connection.core().dispatcher().stopCallbacks();
+        }
     }
 
     public boolean isClosed() {

@@ -110,6 +110,17 @@ public final class Dispatcher implements Upcalls.Target {
         return serial;
     }
 
+    /**
+     * Drops the callbacks queued for an event loop's executor and waits for
+     * the one running, if any (unless it is the caller).
+     */
+    public void stopCallbacks() {
+        SerialExecutor queue = serial;
+        if (queue != null) {
+            queue.closeAndAwait();
+        }
+    }
+
     /** Also wakes an event loop that polls this connection (null: none). */
     void onWake(Runnable loopWake) {
         this.loopWake = loopWake;
