@@ -305,12 +305,6 @@ public final class CpgConnection implements AutoCloseable {
      *                               configuration change broke a fragmented send
      */
     public void multicast(Guarantee guarantee, MemorySegment... parts) {
-        Objects.requireNonNull(guarantee, "guarantee");
-        Objects.requireNonNull(parts, "parts");
-        long total = 0;
-        for (MemorySegment part : parts) {
-            total = Math.addExact(total, Objects.requireNonNull(part, "part").byteSize());
-        }
         if (!tryMulticast(guarantee, parts)) {
             throw new CpgException("cpg_mcast_joined", CpgHandle.tryAgain());
         }

@@ -434,15 +434,9 @@ public final class Dispatcher implements Upcalls.Target {
             queue.execute(() -> runQueued(c, copy));
             return;
         }
-        long start = System.nanoTime();
         try (Arena view = Arena.ofConfined()) {
-            listener.onEvent(c, new Message(group, Integer.toUnsignedLong(nodeId), pid,
+            callHere(c, new Message(group, Integer.toUnsignedLong(nodeId), pid,
                     payload.reinterpret(view, null).asReadOnly()));
-        } catch (Throwable t) {
-            counters.callbackFailures++;
-            failures.record(t);
-        } finally {
-            counters.callbackNanos += System.nanoTime() - start;
         }
     }
 
@@ -458,6 +452,11 @@ public final class Dispatcher implements Upcalls.Target {
             queue.execute(() -> runQueued(c, event));
             return;
         }
+        callHere(c, event);
+    }
+
+    /** Runs a callback on the dispatching thread; what it throws is thrown from dispatch. */
+    private void callHere(CpgConnection c, CpgEvent event) {
         long start = System.nanoTime();
         try {
             listener.onEvent(c, event);
