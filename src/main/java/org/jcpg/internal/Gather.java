@@ -1,5 +1,7 @@
 package org.jcpg.internal;
 
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.jcpg.internal.stubs.iovec;
@@ -23,6 +25,9 @@ final class Gather {
     private static final long KEEP_STAGING = 64 << 10;
     /** A thread that never runs: a segment it may access is not confined to one thread. */
     private static final Thread NOBODY = Thread.ofPlatform().unstarted(() -> { });
+    private static final long ENTRY = iovec.sizeof();
+    private static final long BASE = iovec.iov_base$offset();
+    private static final long LENGTH = iovec.iov_len$offset();
 
     private final MemorySegment iov = iovec.allocateArray(MAX_IOVEC, Arena.ofAuto());
     private MemorySegment staging = MemorySegment.NULL;
@@ -37,7 +42,7 @@ final class Gather {
                 copy(part, all, offset);
                 offset += part.byteSize();
             }
-            set(0, all);
+            set(0, all.address(), total);
             return 1;
         }
         long toCopy = 0;
@@ -51,25 +56,24 @@ final class Gather {
         for (int i = 0; i < parts.length; i++) {
             MemorySegment part = parts[i];
             if (readableInPlace(part)) {
-                set(i, part);
+                set(i, part.address(), part.byteSize());
             } else {
-                MemorySegment copy = copies.asSlice(offset, part.byteSize());
-                copy(part, copy, 0);
+                copy(part, copies, offset);
+                set(i, copies.address() + offset, part.byteSize());
                 offset += part.byteSize();
-                set(i, copy);
             }
         }
         return parts.length;
     }
 
-    /** Fills the iovec array for one segment and returns the entry count (1). */
+    /** Fills the iovec array for one segment and returns the entry count (1). Allocates nothing up to 64 KiB. */
     int fill(MemorySegment part) {
         if (readableInPlace(part)) {
-            set(0, part);
+            set(0, part.address(), part.byteSize());
         } else {
-            MemorySegment copy = stage(part.byteSize());
-            copy(part, copy, 0);
-            set(0, copy);
+            MemorySegment staged = stage(part.byteSize());
+            copy(part, staged, 0);
+            set(0, staged.address(), part.byteSize());
         }
         return 1;
     }
@@ -95,12 +99,14 @@ final class Gather {
         return pinned;
     }
 
-    private void set(int index, MemorySegment part) {
-        MemorySegment entry = iovec.asSlice(iov, index);
-        iovec.iov_base(entry, part);
-        iovec.iov_len(entry, part.byteSize());
+    /** Writes one entry; the address as a 64-bit value (jcpg runs on 64-bit Linux only). */
+    private void set(int index, long address, long length) {
+        long entry = index * ENTRY;
+        iov.set(JAVA_LONG, entry + BASE, address);
+        iov.set(JAVA_LONG, entry + LENGTH, length);
     }
 
+    /** At least {@code bytes} of memory that libcpg may read until {@link #done()}. */
     private MemorySegment stage(long bytes) {
         if (bytes > KEEP_STAGING) {
             oversize = Arena.ofAuto().allocate(bytes, 16);
@@ -109,7 +115,7 @@ final class Gather {
         if (staging.byteSize() < bytes) {
             staging = Arena.ofAuto().allocate(KEEP_STAGING, 16);
         }
-        return staging.asSlice(0, bytes);
+        return staging;
     }
 
     private static void copy(MemorySegment part, MemorySegment target, long offset) {
