@@ -14,6 +14,7 @@
 # which finds the namespace in $JCPG_NETNS.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/corosync-lib.sh"
 need_root "a private corosync"
 [ $# -gt 0 ] || die "usage: $0 COMMAND [ARG...]"
 command -v corosync >/dev/null || die "corosync is not installed: run scripts/setup.sh"
@@ -24,68 +25,24 @@ daemon=""
 
 stop_daemon() {
   set +e
-  if [ -n "$daemon" ] && kill -0 "$daemon" 2>/dev/null; then
-    kill -TERM "$daemon"
-    for _ in $(seq 1 150); do
-      kill -0 "$daemon" 2>/dev/null || break
-      case "$(ps -o stat= -p "$daemon" 2>/dev/null)" in Z*) break ;; esac
-      sleep 0.1
-    done
-    kill -KILL "$daemon" 2>/dev/null
+  if [ -n "$daemon" ]; then
+    corosync_stop_pid "$daemon"
     wait "$daemon" 2>/dev/null
+    # A daemon that died hard leaves its libqb rings behind; they carry its pid.
+    corosync_clean_shm "$daemon"
   fi
-  # A daemon that died hard leaves its libqb rings behind; they carry its pid.
-  [ -n "$daemon" ] && rm -rf /dev/shm/qb-"$daemon"-* 2>/dev/null
   ip netns del "$ns" 2>/dev/null
   rm -rf "$dir"
 }
 trap stop_daemon EXIT
 trap 'exit 130' INT TERM
 
-mkdir -p "$dir/run" "$dir/state"
-cat > "$dir/corosync.conf" <<CONF
-totem {
-    version: 2
-    cluster_name: jcpg-private
-    transport: knet
-    crypto_cipher: none
-    crypto_hash: none
-}
-nodelist {
-    node {
-        ring0_addr: 127.0.0.1
-        nodeid: 1
-        name: node1
-    }
-}
-logging {
-    to_stderr: yes
-    to_logfile: no
-    to_syslog: no
-    timestamp: on
-    blackbox: off
-}
-system {
-    state_dir: $dir/state
-    move_to_root_cgroup: no
-}
-CONF
-
-ip netns add "$ns"
-ip -n "$ns" link set lo up
-# ip netns exec and unshare exec in place, so $! is corosync's own pid.
-ip netns exec "$ns" unshare --mount --propagation private \
-  sh -c 'mount --bind "$1/run" /run && exec corosync -f -c "$1/corosync.conf"' sh "$dir" \
-  >"$dir/corosync.log" 2>&1 &
+corosync_write_conf "$dir" jcpg-private
+corosync_netns_create "$ns"
+( corosync_exec "$ns" "$dir" ) >"$dir/corosync.log" 2>&1 &
 daemon=$!
 
-ready=""
-for _ in $(seq 1 300); do
-  kill -0 "$daemon" 2>/dev/null || break
-  if ip netns exec "$ns" corosync-cpgtool >/dev/null 2>&1; then ready=1; break; fi
-  sleep 0.1
-done
-if [ -z "$ready" ]; then
+if ! corosync_await_cpg "$ns" "$daemon" 300; then
   cat "$dir/corosync.log" >&2
   die "the private corosync did not start serving CPG within 30 s (its log is above)"
 fi
