@@ -237,7 +237,7 @@ public final class CpgEventLoop implements AutoCloseable {
         }
         try {
             loop.register(fresh.dispatcher(), cause -> lost(connection, fresh, cause),
-                    () -> fresh.dispatcher().emitFromLoop(new Reconnected(attempt, group)));
+                    () -> fresh.dispatcher().emitFromLoop(new Reconnected(attempt, group)), lost.dispatcher());
         } catch (IllegalStateException loopClosed) {
             fresh.handle().close();
         }

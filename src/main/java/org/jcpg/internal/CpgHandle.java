@@ -53,6 +53,7 @@ public final class CpgHandle {
     private static final class C {
         static final int OK = cpg_h.CS_OK();
         static final int TRY_AGAIN = cpg_h.CS_ERR_TRY_AGAIN();
+        static final int LIBRARY = cpg_h.CS_ERR_LIBRARY();
         static final int NO_SECTIONS = cpg_h.CS_ERR_NO_SECTIONS();
         static final int DISPATCH_ALL = cpg_h.CS_DISPATCH_ALL();
         static final int DISPATCH_ONE_NONBLOCKING = cpg_h.CS_DISPATCH_ONE_NONBLOCKING();
@@ -225,8 +226,9 @@ public final class CpgHandle {
 
     /**
      * The daemon connection broke: later calls throw {@link CpgException}
-     * with the cause's code, and the dead handle is finalized (which also
-     * removes libqb's files of it) once unused.
+     * with the cause's code, and the dead handle is finalized once unused
+     * (libqb then removes its ring files) and its empty ring directory
+     * removed ({@link ShmLeftovers}).
      */
     public void lose(CpgException cause) {
         if (lost == null) {
@@ -252,6 +254,8 @@ public final class CpgHandle {
         }
         try {
             cpg_h.cpg_finalize(handle);
+            // Also for a connection that was never marked lost: its daemon may have died all the same.
+            ShmLeftovers.removeEmptyOfDeadDaemons();
         } finally {
             Releasing.end(everJoined);
             arena.close();
@@ -517,6 +521,10 @@ public final class CpgHandle {
 
     public static int tryAgain() {
         return C.TRY_AGAIN;
+    }
+
+    static int library() {
+        return C.LIBRARY;
     }
 
     // ---- errors ---------------------------------------------------------------

@@ -212,6 +212,10 @@ public final class Dispatcher implements Upcalls.Target {
     }
 
     private int finish(int rc) {
+        if (rc == CpgHandle.library()) {
+            // The daemon connection is gone: the connection says so, later calls fail, the handle is freed.
+            handle.lose(new CpgException("cpg_dispatch", rc));
+        }
         Throwable failure = failures.take();
         if (failure != null) {
             if (rc != CpgHandle.ok()) {

@@ -79,18 +79,22 @@ public final class EventLoop {
      * @throws IllegalStateException if the loop or the handle is closed
      */
     public void register(Dispatcher dispatcher, Consumer<CpgException> onLost) {
-        register(dispatcher, onLost, null);
+        register(dispatcher, onLost, null, null);
     }
 
     /**
-     * Like {@link #register(Dispatcher, Consumer)}; {@code first}, if not
-     * null, runs on the loop thread before any event of the connection.
+     * Like {@link #register(Dispatcher, Consumer)}, for the new core of a
+     * reconnected connection: {@code first} runs on the loop thread before
+     * any event of it, and its callbacks go to the same executor queue as
+     * those of {@code previous}, so that they stay one at a time and in order.
      */
-    public void register(Dispatcher dispatcher, Consumer<CpgException> onLost, Runnable first) {
+    public void register(Dispatcher dispatcher, Consumer<CpgException> onLost, Runnable first, Dispatcher previous) {
         if (closed) {
             throw new IllegalStateException(name + " is closed");
         }
-        SerialExecutor serial = executor == null ? null : new SerialExecutor(executor, this::wake);
+        SerialExecutor serial = executor == null ? null
+                : previous != null && previous.serial() != null ? previous.serial()
+                : new SerialExecutor(executor, this::wake);
         dispatcher.deliverThrough(serial, errorHandler);
         CpgHandle handle = dispatcher.handle();
         handle.acquire("cpg_fd_get");
