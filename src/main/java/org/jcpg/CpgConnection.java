@@ -336,7 +336,8 @@ public final class CpgConnection implements AutoCloseable {
 
     /** {@link #tryMulticast(Guarantee, MemorySegment)} of a byte array. */
     public boolean tryMulticast(Guarantee guarantee, byte[] message) {
-        return tryMulticast(guarantee, MemorySegment.ofArray(Objects.requireNonNull(message, "message")));
+        Objects.requireNonNull(guarantee, "guarantee");
+        return core().handle().multicast(guarantee.code(), Objects.requireNonNull(message, "message"));
     }
 
     /**

@@ -346,6 +346,22 @@ public final class CpgHandle {
         }
     }
 
+    /** {@link #multicast(int, MemorySegment[], long)} of a byte array. */
+    public boolean multicast(int guarantee, byte[] message) {
+        acquire("cpg_mcast_joined");
+        ipc.lock();
+        try {
+            requireJoined();
+            int count = gather.fill(message);
+            int rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
+            gather.done();
+            return sent(rc, message.length, "cpg_mcast_joined");
+        } finally {
+            ipc.unlock();
+            release();
+        }
+    }
+
     /** Counts a send; false for TRY_AGAIN. Under the IPC lock. */
     private boolean sent(int rc, long bytes, String operation) {
         if (rc == C.OK) {

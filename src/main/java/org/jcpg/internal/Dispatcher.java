@@ -63,6 +63,8 @@ public final class Dispatcher implements Upcalls.Target {
     private volatile Handoff session;
     // Touched by the thread that runs callbacks, during a dispatch (the hand-off orders them).
     private int callbacksRun;
+    // While an event loop dispatches: each callback failure goes straight to its error handler.
+    private boolean reportEach;
     private GroupName lastGroup;
     // Events of an abandoned hand-off, copied, for the next dispatch.
     private final Queue<Runnable> pending = new ConcurrentLinkedQueue<>();
@@ -176,6 +178,7 @@ public final class Dispatcher implements Upcalls.Target {
                 }
                 callbacksRun = 0;
                 failures.clear();
+                reportEach = !throwing;
                 if (deliverPending(mode) > 0
                         && (mode == DispatchMode.ONE || mode == DispatchMode.ONE_NONBLOCKING || failures.any())) {
                     return finish(CpgHandle.ok());
@@ -279,8 +282,19 @@ public final class Dispatcher implements Upcalls.Target {
     }
 
     private int dispatchWaiting(Handoff session) {
-        if (session == null) {
+        SerialExecutor queue = serial;
+        if (session == null && queue == null) {
             return handle.dispatchAll();
+        }
+        if (session == null) {
+            // An event loop with an executor: read no further than the backlog limit.
+            while (!handle.isClosed() && queue.waiting() < EventLoop.MAX_WAITING) {
+                int rc = handle.dispatchOne();
+                if (rc != CpgHandle.ok()) {
+                    return rc == CpgHandle.tryAgain() ? CpgHandle.ok() : rc;
+                }
+            }
+            return CpgHandle.ok();
         }
         while (!session.abandoned() && !handle.isClosed()) {
             int rc = handle.dispatchOne();
@@ -459,14 +473,21 @@ public final class Dispatcher implements Upcalls.Target {
         callHere(c, event);
     }
 
-    /** Runs a callback on the dispatching thread; what it throws is thrown from dispatch. */
+    /**
+     * Runs a callback on the dispatching thread; what it throws is thrown
+     * from dispatch, or given to the error handler of the event loop that dispatches.
+     */
     private void callHere(CpgConnection c, CpgEvent event) {
         long start = System.nanoTime();
         try {
             listener.onEvent(c, event);
         } catch (Throwable t) {
             counters.callbackFailures++;
-            failures.record(t);
+            if (reportEach) {
+                report(c, t);
+            } else {
+                failures.record(t);
+            }
         } finally {
             counters.callbackNanos += System.nanoTime() - start;
         }

@@ -246,9 +246,11 @@ public final class EventLoop {
     private void drop(Entry entry) {
         entry.dispatcher.onWake(null);
         SerialExecutor serial = entry.dispatcher.serial();
-        if (serial != null) {
+        if (serial != null && serial.idle()) {
+            // One with a callback running stays, for close() to wait on; pruned once idle.
             serials.remove(serial);
         }
+        serials.removeIf(SerialExecutor::idle);
         entry.dispatcher.handle().release();
     }
 

@@ -1,5 +1,6 @@
 package org.jcpg.internal;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
@@ -75,6 +76,14 @@ final class Gather {
             copy(part, staged, 0);
             set(0, staged.address(), part.byteSize());
         }
+        return 1;
+    }
+
+    /** Fills the iovec array with a copy of {@code message} and returns the entry count (1). */
+    int fill(byte[] message) {
+        MemorySegment staged = stage(message.length);
+        MemorySegment.copy(message, 0, staged, JAVA_BYTE, 0, message.length);
+        set(0, staged.address(), message.length);
         return 1;
     }
 

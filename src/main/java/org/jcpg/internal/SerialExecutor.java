@@ -42,6 +42,11 @@ final class SerialExecutor {
         return waiting.get();
     }
 
+    /** Whether no callback runs or waits now. */
+    boolean idle() {
+        return runner == null && waiting.get() == 0;
+    }
+
     /** Drops what waits; callbacks not yet started never run. */
     void close() {
         closed = true;
