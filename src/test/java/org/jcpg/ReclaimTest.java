@@ -96,6 +96,7 @@ class ReclaimTest {
         System.out.println("ReclaimTest: start: " + figures());
 
         String prefix = "reclaim-" + UUID.randomUUID().toString().substring(0, 8);
+        LogCapture log = new LogCapture("org.jcpg");
         long opening = System.nanoTime();
         openAndDrop(prefix, CONNECTIONS);
         System.out.printf("ReclaimTest: after opening %d connections (%.1f s): %s%n",
@@ -134,5 +135,11 @@ class ReclaimTest {
                     .filter(g -> new String(g.toBytes(), UTF_8).startsWith(prefix + "-")).limit(5).toList();
             assertThat(left).as("groups of dropped connections still listed, e.g. " + remaining).isZero();
         }
+        // Each one reclaimed said so (the properly closed ones did not).
+        log.close();
+        long warnings = log.entries.stream().filter(e -> e.level().equals("WARNING")
+                && e.message().contains("became unreachable without close()")).count();
+        System.out.println("ReclaimTest: warnings about unclosed connections: " + warnings);
+        assertThat(warnings).isGreaterThanOrEqualTo(CONNECTIONS).isLessThanOrEqualTo(CONNECTIONS + 1);
     }
 }
