@@ -88,6 +88,43 @@ class VirtualSynchronyLoadTest {
         }
     }
 
+    /**
+     * The histories with, in the first cleanly ended one, two adjacent deliveries of different
+     * senders swapped and the first delivery repeated at the end.
+     */
+    static List<VsHistory> tampered(List<VsHistory> histories) {
+        List<String> lines = new ArrayList<>(VsHistory.write(histories).lines().toList());
+        int start = -1;
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).startsWith("H ") && lines.get(i).endsWith(" CLEAN")) {
+                start = i;
+                break;
+            }
+        }
+        assertThat(start).isNotNegative();
+        int end = start + 1;
+        while (end < lines.size() && !lines.get(end).startsWith("H ")) {
+            end++;
+        }
+        String firstDelivery = null;
+        boolean swapped = false;
+        for (int i = start + 1; i + 1 < end; i++) {
+            String a = lines.get(i), b = lines.get(i + 1);
+            if (a.startsWith("D ") && firstDelivery == null) {
+                firstDelivery = a;
+            }
+            if (!swapped && i > start + 50 && a.startsWith("D ") && b.startsWith("D ")
+                    && !a.split(" ")[1].equals(b.split(" ")[1])) {
+                lines.set(i, b);
+                lines.set(i + 1, a);
+                swapped = true;
+            }
+        }
+        assertThat(swapped).isTrue();
+        lines.add(end, firstDelivery);
+        return VsHistory.parse(lines);
+    }
+
     private static void await(String what, BooleanSupplier condition, long timeoutMs) throws InterruptedException {
         long deadline = System.nanoTime() + timeoutMs * 1_000_000;
         while (!condition.getAsBoolean()) {
@@ -175,6 +212,10 @@ class VirtualSynchronyLoadTest {
             System.out.printf("virtual synchrony: %d faults injected in %.1f s (%d kill+restart, %d partition+heal); %s%n",
                     kills + partitions, faultsMs / 1e3, kills, partitions, report);
             report.assertOk();
+            assertThat(VsChecker.check(tampered(histories)).violations())
+                    .as("the same histories with one message reordered and one duplicated fail")
+                    .anyMatch(v -> v.contains("agreed order broken"))
+                    .anyMatch(v -> v.contains("twice"));
             assertThat(kills + partitions).isGreaterThanOrEqualTo(6);
             assertThat(report.messages()).isGreaterThan(5_000);
             assertThat(report.views()).isGreaterThan(2 * (kills + partitions));
