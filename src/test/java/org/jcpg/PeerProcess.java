@@ -19,13 +19,17 @@ import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import java.util.stream.LongStream;
 
-/** A {@link PeerMain} in a child JVM: another process, so it may join the groups this one joins. */
-final class PeerProcess implements AutoCloseable {
+/**
+ * A {@link PeerMain} in a child JVM: another process, so it may join the groups this one joins.
+ * Public for the cluster tests ({@code org.jcpg.cluster}), which start it through a node with
+ * {@link #start(List)}.
+ */
+public final class PeerProcess implements AutoCloseable {
     private static final String EOF = "\u0000EOF";
 
-    final Process process;
+    public final Process process;
     /** The child's event lines, without "EV ", in the order it printed them. */
-    final List<String> events = new CopyOnWriteArrayList<>();
+    public final List<String> events = new CopyOnWriteArrayList<>();
     private final BlockingQueue<String> replies = new LinkedBlockingQueue<>();
     private final PrintWriter commands;
 
@@ -50,12 +54,22 @@ final class PeerProcess implements AutoCloseable {
     }
 
     static PeerProcess start() throws InterruptedException {
+        return start(List.of());
+    }
+
+    /**
+     * Starts the child JVM through {@code launcher}, a command that ends by exec'ing its
+     * arguments in place (so the JVM keeps the launcher's pid), e.g. {@code cluster.sh exec N}.
+     */
+    public static PeerProcess start(List<String> launcher) throws InterruptedException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process process;
         try {
+            List<String> command = new java.util.ArrayList<>(launcher);
             // C1 only and the CDS archive: the child starts sooner, and has little to compile.
-            process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xshare:auto",
-                    "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), PeerMain.class.getName())
+            command.addAll(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xshare:auto",
+                    "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), PeerMain.class.getName()));
+            process = new ProcessBuilder(command)
                     .redirectError(ProcessBuilder.Redirect.INHERIT)
                     .start();
         } catch (IOException e) {
@@ -77,12 +91,12 @@ final class PeerProcess implements AutoCloseable {
         return peer;
     }
 
-    int pid() {
+    public int pid() {
         return (int) process.pid();
     }
 
     /** Sends a command, waits for its "OK" and returns what follows "OK verb " (or ""). */
-    String command(String command) throws InterruptedException {
+    public String command(String command) throws InterruptedException {
         commands.println(command);
         String reply = replies.poll(20, TimeUnit.SECONDS);
         String ok = "OK " + command.split(" ")[0];
@@ -98,12 +112,12 @@ final class PeerProcess implements AutoCloseable {
         return LongStream.of(pids).sorted().mapToObj(String::valueOf).collect(Collectors.joining(","));
     }
 
-    void join(GroupName group) throws InterruptedException {
+    public void join(GroupName group) throws InterruptedException {
         command("join " + HexFormat.of().formatHex(group.toBytes()));
     }
 
     /** Waits until some event line matches, and returns the first that does. */
-    String awaitEvent(Predicate<String> condition, Duration timeout) throws InterruptedException {
+    public String awaitEvent(Predicate<String> condition, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             for (String event : events) {
@@ -117,10 +131,18 @@ final class PeerProcess implements AutoCloseable {
     }
 
     /** The peer halts without closing its connection; waits until it is gone. */
-    void exit() throws InterruptedException {
+    public void exit() throws InterruptedException {
         commands.println("exit");
         if (!process.waitFor(20, TimeUnit.SECONDS)) {
             fail("peer " + pid() + " did not exit");
+        }
+    }
+
+    /** SIGKILL to the child; waits until it is gone. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        if (!process.waitFor(20, TimeUnit.SECONDS)) {
+            fail("peer " + pid() + " did not die of SIGKILL");
         }
     }
 
