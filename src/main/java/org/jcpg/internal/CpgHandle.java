@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import org.jcpg.CpgException;
 import org.jcpg.GroupMember;
@@ -69,7 +68,9 @@ public final class CpgHandle {
     private final Lifecycle lifecycle;
     private final Runnable onReleased;
     private final Counters counters;
-    private final ReentrantLock ipc = new ReentrantLock();
+    // A monitor, not a ReentrantLock: entering and leaving it makes no Java call, so a
+    // StackOverflowError of a caller at the end of its stack cannot leave it held.
+    private final Object ipc = new Object();
     // Guarded by ipc.
     private final Gather gather = new Gather();
     private final MemorySegment scratch;
@@ -267,39 +268,39 @@ public final class CpgHandle {
 
     public void join(GroupName group) {
         acquire("cpg_join");
-        ipc.lock();
         try {
-            if (joined != null) {
-                throw new IllegalStateException(name + " is already in group " + joined
-                        + ": one group per connection; open another connection for another group");
+            synchronized (ipc) {
+                if (joined != null) {
+                    throw new IllegalStateException(name + " is already in group " + joined
+                            + ": one group per connection; open another connection for another group");
+                }
+                if (hasLeft) {
+                    throw new IllegalStateException(name + " has left a group and cannot join again"
+                            + " (corosync 3.1.7-3.1.10 answer CS_ERR_EXIST): close it and join from a new connection");
+                }
+                // A closed connection of this process in that group would make the daemon answer EXIST.
+                Releasing.await(group);
+                check(cpg_h.cpg_join(handle, Marshal.writeName(group, nameScratch)), "cpg_join");
+                joined = group;
+                everJoined = group;
             }
-            if (hasLeft) {
-                throw new IllegalStateException(name + " has left a group and cannot join again"
-                        + " (corosync 3.1.7-3.1.10 answer CS_ERR_EXIST): close it and join from a new connection");
-            }
-            // A closed connection of this process in that group would make the daemon answer EXIST.
-            Releasing.await(group);
-            check(cpg_h.cpg_join(handle, Marshal.writeName(group, nameScratch)), "cpg_join");
-            joined = group;
-            everJoined = group;
         } finally {
-            ipc.unlock();
             release();
         }
     }
 
     public void leave() {
         acquire("cpg_leave");
-        ipc.lock();
         try {
-            if (joined == null) {
-                throw new IllegalStateException(name + " is not in a group");
+            synchronized (ipc) {
+                if (joined == null) {
+                    throw new IllegalStateException(name + " is not in a group");
+                }
+                check(cpg_h.cpg_leave(handle, Marshal.writeName(joined, nameScratch)), "cpg_leave");
+                joined = null;
+                hasLeft = true;
             }
-            check(cpg_h.cpg_leave(handle, Marshal.writeName(joined, nameScratch)), "cpg_leave");
-            joined = null;
-            hasLeft = true;
         } finally {
-            ipc.unlock();
             release();
         }
     }
@@ -315,16 +316,16 @@ public final class CpgHandle {
      */
     public boolean multicast(int guarantee, MemorySegment[] parts, long total) {
         acquire("cpg_mcast_joined");
-        ipc.lock();
         try {
-            requireJoined();
-            int count = gather.fill(parts, total);
-            int rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
-            gather.done();
-            Reference.reachabilityFence(parts);
-            return sent(rc, total, "cpg_mcast_joined");
+            synchronized (ipc) {
+                requireJoined();
+                int count = gather.fill(parts, total);
+                int rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
+                gather.done();
+                Reference.reachabilityFence(parts);
+                return sent(rc, total, "cpg_mcast_joined");
+            }
         } finally {
-            ipc.unlock();
             release();
         }
     }
@@ -332,16 +333,16 @@ public final class CpgHandle {
     /** {@link #multicast(int, MemorySegment[], long)} of one segment. */
     public boolean multicast(int guarantee, MemorySegment message) {
         acquire("cpg_mcast_joined");
-        ipc.lock();
         try {
-            requireJoined();
-            int count = gather.fill(message);
-            int rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
-            gather.done();
-            Reference.reachabilityFence(message);
-            return sent(rc, message.byteSize(), "cpg_mcast_joined");
+            synchronized (ipc) {
+                requireJoined();
+                int count = gather.fill(message);
+                int rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
+                gather.done();
+                Reference.reachabilityFence(message);
+                return sent(rc, message.byteSize(), "cpg_mcast_joined");
+            }
         } finally {
-            ipc.unlock();
             release();
         }
     }
@@ -349,15 +350,15 @@ public final class CpgHandle {
     /** {@link #multicast(int, MemorySegment[], long)} of a byte array. */
     public boolean multicast(int guarantee, byte[] message) {
         acquire("cpg_mcast_joined");
-        ipc.lock();
         try {
-            requireJoined();
-            int count = gather.fill(message);
-            int rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
-            gather.done();
-            return sent(rc, message.length, "cpg_mcast_joined");
+            synchronized (ipc) {
+                requireJoined();
+                int count = gather.fill(message);
+                int rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
+                gather.done();
+                return sent(rc, message.length, "cpg_mcast_joined");
+            }
         } finally {
-            ipc.unlock();
             release();
         }
     }
@@ -378,28 +379,28 @@ public final class CpgHandle {
 
     public List<Member> membership(GroupName group) {
         acquire("cpg_membership_get");
-        ipc.lock();
         try {
-            MemorySegment count = scratch.asSlice(0, JAVA_INT);
-            MemorySegment list = scratch.asSlice(8, MEMBERSHIP_CAPACITY * Marshal.ADDRESS_SIZE);
-            count.set(JAVA_INT, 0, MEMBERSHIP_CAPACITY);
-            check(cpg_h.cpg_membership_get(handle, Marshal.writeName(group, nameScratch), list, count),
-                    "cpg_membership_get");
-            return Marshal.readMembers(list, Math.min(count.get(JAVA_INT, 0), MEMBERSHIP_CAPACITY));
+            synchronized (ipc) {
+                MemorySegment count = scratch.asSlice(0, JAVA_INT);
+                MemorySegment list = scratch.asSlice(8, MEMBERSHIP_CAPACITY * Marshal.ADDRESS_SIZE);
+                count.set(JAVA_INT, 0, MEMBERSHIP_CAPACITY);
+                check(cpg_h.cpg_membership_get(handle, Marshal.writeName(group, nameScratch), list, count),
+                        "cpg_membership_get");
+                return Marshal.readMembers(list, Math.min(count.get(JAVA_INT, 0), MEMBERSHIP_CAPACITY));
+            }
         } finally {
-            ipc.unlock();
             release();
         }
     }
 
     public long localNodeId() {
         acquire("cpg_local_get");
-        ipc.lock();
         try {
-            check(cpg_h.cpg_local_get(handle, scratch), "cpg_local_get");
-            return Integer.toUnsignedLong(scratch.get(JAVA_INT, 0));
+            synchronized (ipc) {
+                check(cpg_h.cpg_local_get(handle, scratch), "cpg_local_get");
+                return Integer.toUnsignedLong(scratch.get(JAVA_INT, 0));
+            }
         } finally {
-            ipc.unlock();
             release();
         }
     }
@@ -419,28 +420,28 @@ public final class CpgHandle {
     /** Reads a whole iteration and finalizes it, all under the lock: no native iteration outlives the call. */
     private <T> List<T> iterate(int type, GroupName group, Function<MemorySegment, T> read) {
         acquire("cpg_iteration_initialize");
-        ipc.lock();
         try {
-            MemorySegment groupName = group == null ? MemorySegment.NULL : Marshal.writeName(group, nameScratch);
-            check(cpg_h.cpg_iteration_initialize(handle, type, groupName, scratch), "cpg_iteration_initialize");
-            long iteration = scratch.get(JAVA_LONG, 0);
-            List<T> result = new ArrayList<>();
-            try {
-                MemorySegment description = scratch.asSlice(8, cpg_iteration_description_t.sizeof());
-                while (true) {
-                    int rc = cpg_h.cpg_iteration_next(iteration, description);
-                    if (rc == C.NO_SECTIONS) {
-                        break;
+            synchronized (ipc) {
+                MemorySegment groupName = group == null ? MemorySegment.NULL : Marshal.writeName(group, nameScratch);
+                check(cpg_h.cpg_iteration_initialize(handle, type, groupName, scratch), "cpg_iteration_initialize");
+                long iteration = scratch.get(JAVA_LONG, 0);
+                List<T> result = new ArrayList<>();
+                try {
+                    MemorySegment description = scratch.asSlice(8, cpg_iteration_description_t.sizeof());
+                    while (true) {
+                        int rc = cpg_h.cpg_iteration_next(iteration, description);
+                        if (rc == C.NO_SECTIONS) {
+                            break;
+                        }
+                        check(rc, "cpg_iteration_next");
+                        result.add(read.apply(description));
                     }
-                    check(rc, "cpg_iteration_next");
-                    result.add(read.apply(description));
+                } finally {
+                    cpg_h.cpg_iteration_finalize(iteration);
                 }
-            } finally {
-                cpg_h.cpg_iteration_finalize(iteration);
+                return List.copyOf(result);
             }
-            return List.copyOf(result);
         } finally {
-            ipc.unlock();
             release();
         }
     }
@@ -458,15 +459,15 @@ public final class CpgHandle {
                     + " bytes (the atomic message size, above which corosync cannot deliver it), not " + size);
         }
         acquire("cpg_zcb_alloc");
-        ipc.lock();
         try {
-            MemorySegment out = scratch.asSlice(0, ADDRESS);
-            check(cpg_h.cpg_zcb_alloc(handle, size, out), "cpg_zcb_alloc");
-            ZeroCopySlot slot = new ZeroCopySlot(this, out.get(ADDRESS, 0), size);
-            zeroCopy.add(slot);
-            return slot;
+            synchronized (ipc) {
+                MemorySegment out = scratch.asSlice(0, ADDRESS);
+                check(cpg_h.cpg_zcb_alloc(handle, size, out), "cpg_zcb_alloc");
+                ZeroCopySlot slot = new ZeroCopySlot(this, out.get(ADDRESS, 0), size);
+                zeroCopy.add(slot);
+                return slot;
+            }
         } finally {
-            ipc.unlock();
             release();
         }
     }
@@ -474,12 +475,12 @@ public final class CpgHandle {
     /** Like {@link #multicast}: false for TRY_AGAIN. */
     boolean multicastZeroCopy(int guarantee, MemorySegment address, long length) {
         acquire("cpg_zcb_mcast_joined");
-        ipc.lock();
         try {
-            requireJoined();
-            return sent(cpg_h.cpg_zcb_mcast_joined(handle, guarantee, address, length), length, "cpg_zcb_mcast_joined");
+            synchronized (ipc) {
+                requireJoined();
+                return sent(cpg_h.cpg_zcb_mcast_joined(handle, guarantee, address, length), length, "cpg_zcb_mcast_joined");
+            }
         } finally {
-            ipc.unlock();
             release();
         }
     }
@@ -489,13 +490,13 @@ public final class CpgHandle {
         if (!lifecycle.tryAcquire()) {
             return;
         }
-        ipc.lock();
         try {
-            if (zeroCopy.remove(slot)) {
-                cpg_h.cpg_zcb_free(handle, slot.address());
+            synchronized (ipc) {
+                if (zeroCopy.remove(slot)) {
+                    cpg_h.cpg_zcb_free(handle, slot.address());
+                }
             }
         } finally {
-            ipc.unlock();
             release();
         }
     }

@@ -169,6 +169,11 @@ public final class Dispatcher implements Upcalls.Target {
         if (dispatchLock.isHeldByCurrentThread()) {
             throw new IllegalStateException("dispatch called from a callback of " + name);
         }
+        // Decided before any lock is taken: a caller without room may be near the end of its stack.
+        boolean room = roomKnown || DispatchStack.currentThreadHasRoom();
+        if (!room) {
+            StackProbe.ensureRoom();
+        }
         handle.acquire("cpg_dispatch");
         try {
             dispatchLock.lock();
@@ -185,7 +190,7 @@ public final class Dispatcher implements Upcalls.Target {
                 }
                 counters.dispatchCalls++;
                 int rc;
-                if (roomKnown || DispatchStack.currentThreadHasRoom()) {
+                if (room) {
                     rc = dispatchNative(mode, null);
                 } else {
                     try {

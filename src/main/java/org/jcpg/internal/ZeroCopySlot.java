@@ -2,7 +2,8 @@ package org.jcpg.internal;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 
 /**
  * One {@code cpg_zcb_alloc} buffer: the native memory, the view that the
@@ -17,11 +18,22 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * buffer, and two sends at once would race on it.
  */
 public final class ZeroCopySlot implements AutoCloseable {
+    private static final VarHandle SENDING;
+
+    static {
+        try {
+            SENDING = MethodHandles.lookup().findVarHandle(ZeroCopySlot.class, "sending", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private final CpgHandle owner;
     private final MemorySegment address;
     private final Arena viewArena = Arena.ofShared();
     private final MemorySegment view;
-    private final AtomicBoolean sending = new AtomicBoolean();
+    // Released by a plain field write, which no StackOverflowError can interrupt.
+    private volatile boolean sending;
     private final Lifecycle lifecycle;
 
     ZeroCopySlot(CpgHandle owner, MemorySegment address, long size) {
@@ -49,14 +61,14 @@ public final class ZeroCopySlot implements AutoCloseable {
         }
         lifecycle.acquire();
         try {
-            if (!sending.compareAndSet(false, true)) {
+            if (!SENDING.compareAndSet(this, false, true)) {
                 throw new IllegalStateException("this zero-copy buffer is being sent by another thread;"
                         + " use one buffer per sending thread");
             }
             try {
                 return owner.multicastZeroCopy(guarantee, address, length);
             } finally {
-                sending.set(false);
+                sending = false;
             }
         } finally {
             lifecycle.release();
