@@ -354,7 +354,9 @@ public final class CpgConnection implements AutoCloseable {
      * @throws CpgException {@link CpgError#TRY_AGAIN} if the daemon still refused at the timeout
      */
     public void multicast(Guarantee guarantee, Duration timeout, MemorySegment... parts) {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        // Saturated: a timeout of centuries must not overflow into the past.
+        long wait = timeout.compareTo(Duration.ofDays(365)) > 0 ? Duration.ofDays(365).toNanos() : timeout.toNanos();
+        long deadline = System.nanoTime() + wait;
         long pause = 20_000;
         while (!tryMulticast(guarantee, parts)) {
             long left = deadline - System.nanoTime();

@@ -148,6 +148,19 @@ class SendUnderLoadTest {
     }
 
     @Test
+    @Timeout(30)
+    void anAbsurdlyLongTimeoutSendsLikeAnyOther() {
+        Recorder recorder = new Recorder();
+        try (CpgConnection cpg = CpgConnection.open(recorder)) {
+            cpg.join(Daemon.uniqueGroup("long-timeout"));
+            cpg.multicast(Guarantee.AGREED, Duration.ofDays(1_000_000_000L), MemorySegment.ofArray(new byte[] {7}));
+            cpg.multicast(Guarantee.AGREED, Duration.ofSeconds(-1), MemorySegment.ofArray(new byte[] {8}));
+            Daemon.dispatchUntil(() -> recorder.messages.size() == 2, cpg);
+            assertThat(recorder.messages).extracting(m -> m.payload()[0]).containsExactly((byte) 7, (byte) 8);
+        }
+    }
+
+    @Test
     @Timeout(120)
     void multicastWithATinyTimeoutThrowsRetryableTryAgainWhileTheDaemonRefuses() {
         try (Arena arena = Arena.ofConfined();
