@@ -81,12 +81,6 @@ public final class DaemonPeerMain {
         System.out.flush();
     }
 
-    private static String pids(List<Member> members, boolean withReason) {
-        return members.stream().sorted(Comparator.comparingInt(Member::pid))
-                .map(m -> withReason ? m.pid() + "/" + m.reason() : String.valueOf(m.pid()))
-                .collect(Collectors.joining(","));
-    }
-
     private static final CpgListener LISTENER = new CpgListener() {
         @Override
         public void onEvent(CpgConnection c, CpgEvent event) {
@@ -97,8 +91,8 @@ public final class DaemonPeerMain {
                             : "EV MSG " + m.pid() + " ?");
                 }
                 case MembershipChange change -> print("EV CONFCHG " + HexFormat.of().formatHex(change.group().toBytes())
-                        + " joined=" + pids(change.joined(), true) + " left=" + pids(change.left(), true)
-                        + " members=" + pids(change.members(), false));
+                        + " joined=" + PeerMain.members(change.joined(), true) + " left=" + PeerMain.members(change.left(), true)
+                        + " members=" + PeerMain.members(change.members(), false));
                 case TotemChange t -> print("EV TOTEM " + t.ringId() + " " + t.nodeIds());
                 case ConnectionLost lost -> print("EV LOST " + lost.cause().error() + " " + lost.cause().code()
                         + " " + lost.cause().operation() + " isLost=" + c.isLost());

@@ -49,7 +49,8 @@ public final class PeerMain {
         System.out.flush();
     }
 
-    private static String members(List<Member> members, boolean withReason) {
+    /** Members sorted by pid, as "pid" or "pid/REASON", comma-separated. */
+    static String members(List<Member> members, boolean withReason) {
         return members.stream().sorted(Comparator.comparingInt(Member::pid))
                 .map(m -> withReason ? m.pid() + "/" + m.reason() : String.valueOf(m.pid()))
                 .collect(Collectors.joining(","));
