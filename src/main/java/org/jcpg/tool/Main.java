@@ -1,0 +1,141 @@
+package org.jcpg.tool;
+
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.jcpg.CpgError;
+import org.jcpg.CpgException;
+
+/**
+ * The {@code jcpg} command: {@code java -jar jcpg.jar COMMAND ...} (the
+ * jar's Main-Class) or {@code scripts/jcpg COMMAND ...}. Not part of the
+ * library's API: this package is not exported.
+ */
+public final class Main {
+    static final String HELP = """
+            Usage: jcpg [--debug] COMMAND [ARGS...]
+
+            Talks to the corosync of this network namespace through CPG.
+
+            Commands:
+              groups                        every group with its members (node id, pid); --json
+              members GROUP                 the members of one group; --json
+              listen GROUP                  prints every message, membership change and ring change
+              send GROUP MESSAGE|--file F|- sends a message, a file, or stdin line by line
+              help [COMMAND]                this text, or a command's
+
+            Options everywhere:
+              --help, -h   the command's help
+              --debug      a stack trace with an error
+
+            """ + GroupArgument.HELP + "\n" + Exit.TABLE;
+
+    private Main() {
+    }
+
+    /** Standard streams and files a command uses. */
+    record Io(InputStream in, PrintStream out, PrintStream err) {
+    }
+
+    public static void main(String[] args) {
+        int status = run(args, System.in, System.out, System.err);
+        System.out.flush();
+        System.exit(status);
+    }
+
+    /** Runs one command with System.in as its input; returns the exit code. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, System.in, out, err);
+    }
+
+    /** Runs one command; returns the exit code. Never calls System.exit. */
+    public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
+        Io io = new Io(in, out, err);
+        List<String> all = Arrays.asList(args);
+        int end = all.indexOf("--");
+        boolean debug = (end < 0 ? all : all.subList(0, end)).contains("--debug");
+        try {
+            int first = 0;
+            while (first < args.length && args[first].startsWith("-")) {
+                switch (args[first]) {
+                    case "--help", "-h" -> {
+                        out.print(HELP);
+                        return Exit.OK;
+                    }
+                    case "--debug" -> first++;
+                    default -> throw Failure.usage("unknown option " + args[first] + " (see: jcpg --help)");
+                }
+            }
+            if (first == args.length) {
+                throw Failure.usage("no command given (see: jcpg --help)");
+            }
+            String command = args[first];
+            List<String> rest = new ArrayList<>(all.subList(first + 1, all.size()));
+            return switch (command) {
+                case "groups" -> GroupsCommand.run(rest, io);
+                case "members" -> MembersCommand.run(rest, io);
+                case "listen" -> ListenCommand.run(rest, io);
+                case "send" -> SendCommand.run(rest, io);
+                case "help" -> help(rest, io);
+                default -> throw Failure.usage("unknown command \"" + command + "\" (see: jcpg --help)");
+            };
+        } catch (Throwable t) {
+            Failure failure = failureOf(t);
+            err.println("jcpg: " + failure.getMessage());
+            if (debug) {
+                t.printStackTrace(err);
+            }
+            return failure.exitCode;
+        } finally {
+            out.flush();
+            err.flush();
+        }
+    }
+
+    private static int help(List<String> rest, Io io) {
+        if (rest.isEmpty()) {
+            io.out().print(HELP);
+            return Exit.OK;
+        }
+        if (rest.size() > 1) {
+            throw Failure.usage("help: one COMMAND at most (see: jcpg --help)");
+        }
+        return switch (rest.get(0)) {
+            case "groups", "members", "listen", "send" -> run(new String[] {rest.get(0), "--help"}, io.in(), io.out(), io.err());
+            default -> throw Failure.usage("help: unknown command \"" + rest.get(0) + "\" (see: jcpg --help)");
+        };
+    }
+
+    /** The exit code and the one line to print for what a command threw. */
+    static Failure failureOf(Throwable t) {
+        if (t instanceof Failure failure) {
+            return failure;
+        }
+        if (t instanceof CpgException e) {
+            if (e.error() == CpgError.LIBRARY) {
+                return e.operation().endsWith("initialize")
+                        ? new Failure(Exit.UNREACHABLE, "corosync is not running here (CS_ERR_LIBRARY): "
+                                + "start it, or run inside its network namespace", e)
+                        : new Failure(Exit.UNREACHABLE, "lost the connection to corosync (CS_ERR_LIBRARY in "
+                                + e.operation() + "): it stopped or restarted", e);
+            }
+            return new Failure(Exit.CPG_ERROR, "corosync refused: " + e.getMessage() + hint(e.error()), e);
+        }
+        if (t instanceof UnsatisfiedLinkError e) {
+            String message = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+            return new Failure(Exit.UNREACHABLE, "cannot load libcpg (install the package libcpg4): " + message, e);
+        }
+        return new Failure(Exit.INTERNAL, "internal error, please report it (--debug shows where): " + t, t);
+    }
+
+    private static String hint(CpgError error) {
+        return switch (error) {
+            case EXIST -> ": this process is already in that group";
+            case ACCESS -> ": corosync's uidgid configuration does not allow this user";
+            case TRY_AGAIN -> ": corosync is busy; try again";
+            default -> "";
+        };
+    }
+}
