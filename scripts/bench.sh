@@ -37,13 +37,25 @@ if [ "${1:-}" = --inside ]; then
       plan+=("$pair ${sizes[$i]} ${counts[$i]} c zerocopy" "$pair ${sizes[$i]} ${counts[$i]} java zerocopy")
     done
   done
-  total=${#plan[@]} failed=0 started=$SECONDS
+  # Expected cost of a run, for the progress bar and the time left: its messages, more for
+  # large ones, twice for zero-copy (a round trip per send), plus a JVM's start.
+  weight() { local w=$(( $2 * (65536 + $1) / 65536 + 20000 )); [ "$3" = zerocopy ] && w=$((w * 2)); echo $w; }
+  weights=() all=0
+  for k in "${!plan[@]}"; do
+    read -r pair size count impl mode <<<"${plan[$k]}"
+    weights[$k]=$(weight "$size" "$count" "$mode"); all=$((all + weights[k]))
+  done
+  total=${#plan[@]} failed=0 started=$SECONDS done_weight=0
   for k in "${!plan[@]}"; do
     read -r pair size count impl mode <<<"${plan[$k]}"
     n=$((k + 1)) elapsed=$((SECONDS - started))
-    filled=$((30 * k / total)) bar=""
+    filled=$((30 * done_weight / all)) bar=""
     for ((j = 0; j < 30; j++)); do if [ $j -lt $filled ]; then bar+="#"; else bar+="."; fi; done
-    left=""; [ $k -gt 0 ] && left=$(printf ', ~%d:%02d left' $((elapsed * (total - k) / k / 60)) $((elapsed * (total - k) / k % 60)))
+    left=""
+    if [ $done_weight -gt 0 ]; then
+      rest=$((elapsed * (all - done_weight) / done_weight))
+      left=$(printf ', ~%d:%02d left' $((rest / 60)) $((rest % 60)))
+    fi
     printf 'jcpg: [%s] %3d/%d  size %6d  pair %d/%d  %-4s %-9s (%d:%02d elapsed%s)\n' \
       "$bar" "$n" "$total" "$size" "$pair" "$BENCH_PAIRS" "$impl" "$mode" $((elapsed / 60)) $((elapsed % 60)) "$left" >&2
     if [ "$impl" = c ]; then
@@ -69,6 +81,7 @@ if [ "${1:-}" = --inside ]; then
     fi
     printf '{"pair":%d,"order":%d,"impl":"%s","mode":"%s","size":%d,"count":%d,"exit":%d,"result":%s}\n' \
       "$pair" "$n" "$impl" "$mode" "$size" "$count" "$status" "$line" >>"$BENCH_RUNS"
+    done_weight=$((done_weight + weights[k]))
   done
   log "$total runs in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s, $failed failed"
   exit 0
@@ -148,8 +161,12 @@ info=$JCPG_ROOT/target/bench/info-$stamp.txt
 export BENCH_SIZES="${sizes[*]}" BENCH_COUNTS="${counts[*]}" BENCH_PAIRS=$pairs BENCH_RUNS=$runs
 export BENCH_C=$JCPG_ROOT/target/bench/cpgbench BENCH_JAVA=$JAVA_HOME/bin/java BENCH_CP=$java_cp
 log "$pairs pairs per size; sizes ${sizes[*]}; messages ${counts[*]}"
-"$JCPG_ROOT/scripts/with-corosync.sh" "$JCPG_ROOT/scripts/bench.sh" --inside
-
+status=0
+"$JCPG_ROOT/scripts/with-corosync.sh" "$JCPG_ROOT/scripts/bench.sh" --inside || status=$?
+# Interrupted or not, report what was measured.
+[ -s "$runs" ] || { rm -f "$runs" "$info"; exit $((status ? status : 1)); }
+[ $status = 0 ] || log "the runs stopped early (exit status $status): reporting the $(wc -l <"$runs") that ran"
 "$JAVA_HOME/bin/java" -cp "$JCPG_ROOT/target/test-classes:$(cat target/bench/test-classpath.txt)" \
-  org.jcpg.bench.BenchReport "$info" "$runs" "bench-results/$stamp"
+  org.jcpg.bench.BenchReport "$info" "$runs" "bench-results/$stamp" || status=$((status ? status : $?))
 rm -f "$runs" "$info"
+exit $status
