@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Usage: scripts/bench.sh [--quick] [--pairs N] [--sizes "SIZE..."]
+#
+# jcpg against the C library, side by side (docs: README.md, "Benchmark"):
+# builds the C reference program (src/bench/c/cpgbench.c, into target/bench/)
+# and the Java one (org.jcpg.bench.CpgBench, test tree), starts a private
+# corosync and, per message size, runs them ALTERNATELY against it, N pairs:
+#   C copy, Java copy, Java segment, Java bytearray, Java loop,
+#   C zerocopy, Java zerocopy
+# Then prints per size and mode the medians and the ratios Java/C (Java's
+# copy, segment, bytearray and loop against C copy; zerocopy against C
+# zerocopy) and writes bench-results/<timestamp>.json (machine, parameters,
+# every run, medians, ratios) and bench-results/<timestamp>.png (charts).
+#
+#   --pairs N   rounds of alternating runs per size (default 5)
+#   --quick     a smoke run: 1/20 of the messages, 2 pairs (unless --pairs)
+#   --sizes     only these of 64 1024 8192 65536 262144
+# Environment: BENCH_JAVA_OPTS (extra JVM options for CpgBench),
+# BENCH_EXTRA_CP (put before the class path of CpgBench; for testing).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+ALL_SIZES=(64 1024 8192 65536 262144)
+ALL_COUNTS=(100000 100000 50000 20000 5000)   # the protocol's counts per size
+JAVA_COPY_MODES=(copy segment bytearray loop)
+
+# ---- inside the private corosync (scripts/with-corosync.sh runs us again) ----
+if [ "${1:-}" = --inside ]; then
+  read -r -a sizes <<<"$BENCH_SIZES"
+  read -r -a counts <<<"$BENCH_COUNTS"
+  read -r -a java_opts <<<"${BENCH_JAVA_OPTS:-}"
+  plan=()   # "pair size count impl mode", in run order
+  for i in "${!sizes[@]}"; do
+    for pair in $(seq 1 "$BENCH_PAIRS"); do
+      plan+=("$pair ${sizes[$i]} ${counts[$i]} c copy")
+      for mode in "${JAVA_COPY_MODES[@]}"; do plan+=("$pair ${sizes[$i]} ${counts[$i]} java $mode"); done
+      plan+=("$pair ${sizes[$i]} ${counts[$i]} c zerocopy" "$pair ${sizes[$i]} ${counts[$i]} java zerocopy")
+    done
+  done
+  # Expected cost of a run, for the progress bar and the time left: its messages, more for
+  # large ones, twice for zero-copy (a round trip per send), plus a JVM's start.
+  weight() { local w=$(( $2 * (65536 + $1) / 65536 + 20000 )); [ "$3" = zerocopy ] && w=$((w * 2)); echo $w; }
+  weights=() all=0
+  for k in "${!plan[@]}"; do
+    read -r pair size count impl mode <<<"${plan[$k]}"
+    weights[$k]=$(weight "$size" "$count" "$mode"); all=$((all + weights[k]))
+  done
+  total=${#plan[@]} failed=0 started=$SECONDS done_weight=0
+  for k in "${!plan[@]}"; do
+    read -r pair size count impl mode <<<"${plan[$k]}"
+    n=$((k + 1)) elapsed=$((SECONDS - started))
+    filled=$((30 * done_weight / all)) bar=""
+    for ((j = 0; j < 30; j++)); do if [ $j -lt $filled ]; then bar+="#"; else bar+="."; fi; done
+    left=""
+    if [ $done_weight -gt 0 ]; then
+      rest=$((elapsed * (all - done_weight) / done_weight))
+      left=$(printf ', ~%d:%02d left' $((rest / 60)) $((rest % 60)))
+    fi
+    printf 'jcpg: [%s] %3d/%d  size %6d  pair %d/%d  %-4s %-9s (%d:%02d elapsed%s)\n' \
+      "$bar" "$n" "$total" "$size" "$pair" "$BENCH_PAIRS" "$impl" "$mode" $((elapsed / 60)) $((elapsed % 60)) "$left" >&2
+    if [ "$impl" = c ]; then
+      cmd=("$BENCH_C" "$mode" "$size" "$count")
+    else
+      cmd=("$BENCH_JAVA" --enable-native-access=ALL-UNNAMED "${java_opts[@]}" -cp "$BENCH_CP" org.jcpg.bench.CpgBench "$mode" "$size" "$count")
+    fi
+    set +e
+    line=$(timeout --foreground -k 10 300 "$JCPG_ROOT/scripts/in-corosync-netns" "${cmd[@]}")
+    status=$?
+    set -e
+    line=$(printf '%s\n' "$line" | tail -n 1)
+    case "$line" in
+      '{'*'}') ;;
+      *) [ $status -ne 0 ] || status=99; line=null ;;   # 99: no JSON line on stdout
+    esac
+    if [ $status -ne 0 ]; then
+      failed=$((failed + 1))
+      log "FAILED: $impl $mode, size $size, pair $pair: exit status $status${line:+ ($line)}"
+      line=null
+    else
+      printf '%s\n' "$line" | sed -n 's/.*"msgs_per_s":\([0-9.]*\).*"client_cpu_us_per_msg":\([0-9.]*\).*"daemon_cpu_us_per_msg":\([0-9.a-z]*\).*/jcpg:     \1 msgs\/s, client \2 us CPU\/msg, daemon \3 us CPU\/msg/p' >&2
+    fi
+    printf '{"pair":%d,"order":%d,"impl":"%s","mode":"%s","size":%d,"count":%d,"exit":%d,"result":%s}\n' \
+      "$pair" "$n" "$impl" "$mode" "$size" "$count" "$status" "$line" >>"$BENCH_RUNS"
+    done_weight=$((done_weight + weights[k]))
+  done
+  log "$total runs in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s, $failed failed"
+  exit 0
+fi
+
+# ---- outside: options, build, machine info, then the runs, then the report ----
+pairs="" quick=0 sizes=("${ALL_SIZES[@]}")
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --pairs) [ $# -ge 2 ] || die "--pairs needs a number"; pairs=$2; shift ;;
+    --pairs=*) pairs=${1#--pairs=} ;;
+    --sizes) [ $# -ge 2 ] || die "--sizes needs a list"; read -r -a sizes <<<"$2"; shift ;;
+    --sizes=*) read -r -a sizes <<<"${1#--sizes=}" ;;
+    -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 0 ;;
+    *) die "unknown option '$1' (try --help)" ;;
+  esac
+  shift
+done
+[ -n "$pairs" ] || { [ $quick = 1 ] && pairs=2 || pairs=5; }
+case "$pairs" in ''|*[!0-9]*|0) die "--pairs wants a whole number from 1, not '$pairs'" ;; esac
+counts=()
+for size in "${sizes[@]}"; do
+  count=""
+  for i in "${!ALL_SIZES[@]}"; do [ "${ALL_SIZES[$i]}" = "$size" ] && count=${ALL_COUNTS[$i]}; done
+  [ -n "$count" ] || die "size $size is not one of the protocol's: ${ALL_SIZES[*]}"
+  [ $quick = 1 ] && count=$((count / 20))
+  counts+=("$count")
+done
+
+"$JCPG_ROOT/scripts/setup.sh"
+need_root "the benchmark (a private corosync)"
+# The C side needs a compiler (libcpg-dev comes with setup.sh).
+if ! command -v gcc >/dev/null || ! dpkg-query -W -f='${Status}' libc6-dev 2>/dev/null | grep -q 'install ok installed'; then
+  log "installing from Debian: gcc libc6-dev (for the C benchmark)"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gcc libc6-dev >/dev/null
+fi
+export JAVA_HOME; JAVA_HOME=$(find_jdk)
+cd "$JCPG_ROOT"
+mkdir -p target/bench bench-results
+
+log "building the C benchmark (target/bench/cpgbench)"
+gcc -O2 -Wall -Wextra -Werror -o target/bench/cpgbench src/bench/c/cpgbench.c -lcpg
+log "building the Java classes (mvn test-compile)"
+mvn -B -q -ntp test-compile >&2
+mvn -B -q -ntp dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench/test-classpath.txt >/dev/null
+java_cp="$JCPG_ROOT/target/classes:$JCPG_ROOT/target/test-classes"
+[ -n "${BENCH_EXTRA_CP:-}" ] && java_cp="$BENCH_EXTRA_CP:$java_cp"
+found=""
+IFS=: read -r -a cp_parts <<<"$java_cp"
+for dir in "${cp_parts[@]}"; do [ -f "$dir/org/jcpg/bench/CpgBench.class" ] && found=$dir; done
+[ -n "$found" ] || die "the Java side of the benchmark, org.jcpg.bench.CpgBench (src/test/java/org/jcpg/bench/CpgBench.java), is not in this tree: nothing to compare the C program with"
+
+stamp=$(date +%Y%m%d-%H%M%S)
+runs=$JCPG_ROOT/target/bench/runs-$stamp.jsonl
+info=$JCPG_ROOT/target/bench/info-$stamp.txt
+: >"$runs"
+{
+  echo "date=$(date --iso-8601=seconds)"
+  echo "machine.nproc=$(nproc)"
+  echo "machine.model_name=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+  echo "machine.kernel=$(uname -r)"
+  echo "machine.corosync=$(corosync -v 2>/dev/null | sed -n "s/.*version '\([^']*\)'.*/\1/p" | head -n 1)"
+  echo "machine.libcpg=$(dpkg-query -W -f='${Version}' libcpg4 2>/dev/null || true)"
+  echo "machine.jdk=$("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.runtime\.version = //p') ($("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.vm\.vendor = //p'))"
+  echo "machine.gcc=$(gcc -dumpfullversion)"
+  echo "parameters.pairs=$pairs"
+  echo "parameters.quick=$([ $quick = 1 ] && echo true || echo false)"
+  echo "parameters.sizes=${sizes[*]}"
+  echo "parameters.counts=${counts[*]}"
+  echo "parameters.warmup=count/10, untimed"
+  echo "parameters.order=per size and pair: c copy, java ${JAVA_COPY_MODES[*]}, c zerocopy, java zerocopy"
+  echo "parameters.java_opts=--enable-native-access=ALL-UNNAMED ${BENCH_JAVA_OPTS:-}"
+} >"$info"
+
+export BENCH_SIZES="${sizes[*]}" BENCH_COUNTS="${counts[*]}" BENCH_PAIRS=$pairs BENCH_RUNS=$runs
+export BENCH_C=$JCPG_ROOT/target/bench/cpgbench BENCH_JAVA=$JAVA_HOME/bin/java BENCH_CP=$java_cp
+log "$pairs pairs per size; sizes ${sizes[*]}; messages ${counts[*]}"
+status=0
+"$JCPG_ROOT/scripts/with-corosync.sh" "$JCPG_ROOT/scripts/bench.sh" --inside || status=$?
+# Interrupted or not, report what was measured.
+[ -s "$runs" ] || { rm -f "$runs" "$info"; exit $((status ? status : 1)); }
+[ $status = 0 ] || log "the runs stopped early (exit status $status): reporting the $(wc -l <"$runs") that ran"
+"$JAVA_HOME/bin/java" -cp "$JCPG_ROOT/target/test-classes:$(cat target/bench/test-classpath.txt)" \
+  org.jcpg.bench.BenchReport "$info" "$runs" "bench-results/$stamp" || status=$((status ? status : $?))
+rm -f "$runs" "$info"
+exit $status
