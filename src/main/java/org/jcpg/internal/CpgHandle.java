@@ -315,48 +315,30 @@ public final class CpgHandle {
      * Returns false, allocating nothing, if the daemon's queue is full (TRY_AGAIN).
      */
     public boolean multicast(int guarantee, MemorySegment[] parts, long total) {
-        acquire("cpg_mcast_joined");
-        try {
-            synchronized (ipc) {
-                requireJoined();
-                int count = gather.fill(parts, total);
-                int rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
-                gather.done();
-                Reference.reachabilityFence(parts);
-                return sent(rc, total, "cpg_mcast_joined");
-            }
-        } finally {
-            release();
-        }
+        return send(guarantee, parts, total);
     }
 
     /** {@link #multicast(int, MemorySegment[], long)} of one segment. */
     public boolean multicast(int guarantee, MemorySegment message) {
-        acquire("cpg_mcast_joined");
-        try {
-            synchronized (ipc) {
-                requireJoined();
-                int count = gather.fill(message);
-                int rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
-                gather.done();
-                Reference.reachabilityFence(message);
-                return sent(rc, message.byteSize(), "cpg_mcast_joined");
-            }
-        } finally {
-            release();
-        }
+        return send(guarantee, message, message.byteSize());
     }
 
     /** {@link #multicast(int, MemorySegment[], long)} of a byte array. */
     public boolean multicast(int guarantee, byte[] message) {
+        return send(guarantee, message, message.length);
+    }
+
+    /** {@code message}: what {@link Gather#fill(Object, long)} takes. */
+    private boolean send(int guarantee, Object message, long bytes) {
         acquire("cpg_mcast_joined");
         try {
             synchronized (ipc) {
                 requireJoined();
-                int count = gather.fill(message);
+                int count = gather.fill(message, bytes);
                 int rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
                 gather.done();
-                return sent(rc, message.length, "cpg_mcast_joined");
+                Reference.reachabilityFence(message);
+                return sent(rc, bytes, "cpg_mcast_joined");
             }
         } finally {
             release();

@@ -34,8 +34,21 @@ final class Gather {
     private MemorySegment staging = MemorySegment.NULL;
     private MemorySegment oversize;
 
-    /** Fills the iovec array for {@code parts} ({@code total} bytes) and returns the entry count. */
-    int fill(MemorySegment[] parts, long total) {
+    /**
+     * Fills the iovec array for a message of {@code total} bytes, given as
+     * a {@code MemorySegment[]} (a gather), a {@code MemorySegment} or a
+     * {@code byte[]}, and returns the entry count.
+     */
+    int fill(Object message, long total) {
+        return switch (message) {
+            case MemorySegment[] parts -> fill(parts, total);
+            case MemorySegment part -> fill(part);
+            case byte[] bytes -> fill(bytes);
+            default -> throw new AssertionError(message);
+        };
+    }
+
+    private int fill(MemorySegment[] parts, long total) {
         if (parts.length > MAX_IOVEC) {
             MemorySegment all = stage(total);
             long offset = 0;
@@ -67,8 +80,8 @@ final class Gather {
         return parts.length;
     }
 
-    /** Fills the iovec array for one segment and returns the entry count (1). Allocates nothing up to 64 KiB. */
-    int fill(MemorySegment part) {
+    /** One segment: allocates nothing up to 64 KiB. */
+    private int fill(MemorySegment part) {
         if (readableInPlace(part)) {
             set(0, part.address(), part.byteSize());
         } else {
@@ -79,8 +92,8 @@ final class Gather {
         return 1;
     }
 
-    /** Fills the iovec array with a copy of {@code message} and returns the entry count (1). */
-    int fill(byte[] message) {
+    /** A copy of a byte array. */
+    private int fill(byte[] message) {
         MemorySegment staged = stage(message.length);
         MemorySegment.copy(message, 0, staged, JAVA_BYTE, 0, message.length);
         set(0, staged.address(), message.length);

@@ -48,8 +48,16 @@ final class Marshal {
     static boolean nameEquals(MemorySegment nativeName, GroupName group) {
         MemorySegment name = nativeName.reinterpret(NAME_SIZE);
         byte[] bytes = ApiAccess.names().bytes(group);
-        return nameLength(name) == bytes.length
-                && MemorySegment.mismatch(name, 4, 4 + bytes.length, MemorySegment.ofArray(bytes), 0, bytes.length) < 0;
+        if (nameLength(name) != bytes.length) {
+            return false;
+        }
+        // Byte by byte: a heap segment over the cached bytes would be one more object per message.
+        for (int i = 0; i < bytes.length; i++) {
+            if (name.get(JAVA_BYTE, 4 + i) != bytes[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     static List<Member> readMembers(MemorySegment list, long count) {
