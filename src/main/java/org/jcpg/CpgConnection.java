@@ -503,7 +503,7 @@ public final class CpgConnection implements AutoCloseable {
      * Whether the connection to corosync broke (as {@code dispatch} found,
      * throwing {@link CpgError#LIBRARY}, or a {@link CpgEventLoop}, reporting
      * {@link ConnectionLost}) and has not been {@link Reconnected}: calls then
-     * throw {@link CpgException}, and the dead handle is already freed.
+     * throw {@link CpgException}, and the dead handle is freed in the background.
      */
     public boolean isLost() {
         return !closed && core().handle().lost() != null;

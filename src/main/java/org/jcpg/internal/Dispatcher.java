@@ -186,7 +186,7 @@ public final class Dispatcher implements Upcalls.Target {
                 reportEach = !throwing;
                 if (deliverPending(mode) > 0
                         && (mode == DispatchMode.ONE || mode == DispatchMode.ONE_NONBLOCKING || failures.any())) {
-                    return finish(CpgHandle.ok());
+                    return throwing ? finish(CpgHandle.ok()) : reportFailures(CpgHandle.ok());
                 }
                 counters.dispatchCalls++;
                 int rc;
