@@ -89,9 +89,9 @@ class SendUnderLoadTest {
 
     /**
      * Drives a connection nobody dispatches into refusal, then calls
-     * tryMulticast 10,000 times per round: each false counts in
+     * tryMulticast 100,000 times per round: each false counts in
      * sendsRefused, and after warm-up rounds the calling thread allocates
-     * (almost) nothing per call.
+     * less than a byte per call (nothing, but for the JIT's own doings).
      */
     private void refusedCallsAllocateLittle(boolean byteArray) throws Exception {
         Allocation allocation = new Allocation();
@@ -108,7 +108,7 @@ class SendUnderLoadTest {
             assertThat(cpg.statistics().messagesSent()).isEqualTo(accepted);
             assertThat(cpg.statistics().bytesSent()).isEqualTo(accepted * BIG);
 
-            int calls = 10_000;
+            int calls = 100_000;
             int rounds = 6;
             long overhead = allocation.overhead();
             for (int round = 0; round < rounds; round++) { // warm-up rounds, then the measured one
@@ -141,7 +141,7 @@ class SendUnderLoadTest {
                 if (round == rounds - 1) {
                     assertThat(falses).as("still refused (nobody dispatches)").isGreaterThan(calls / 2);
                     assertThat(perCall).as("bytes allocated per refused tryMulticast("
-                            + (byteArray ? "byte[]" : "MemorySegment") + ") after warm-up").isLessThan(64);
+                            + (byteArray ? "byte[]" : "MemorySegment") + ") after warm-up").isLessThan(1.0);
                 }
             }
         }

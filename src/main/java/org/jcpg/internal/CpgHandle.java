@@ -334,9 +334,13 @@ public final class CpgHandle {
         try {
             synchronized (ipc) {
                 requireJoined();
-                int count = gather.fill(message, bytes);
-                int rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
-                gather.done();
+                int rc;
+                try {
+                    int count = gather.fill(message, bytes);
+                    rc = cpg_h.cpg_mcast_joined(handle, guarantee, gather.iov(), count);
+                } finally {
+                    gather.done();
+                }
                 Reference.reachabilityFence(message);
                 return sent(rc, bytes, "cpg_mcast_joined");
             }

@@ -344,21 +344,21 @@ public final class Dispatcher implements Upcalls.Target {
     // ---- upcalls: on the thread that runs cpg_dispatch -------------------------
 
     @Override
-    public void deliver(MemorySegment group, int nodeId, int pid, MemorySegment message, long length) {
+    public void deliver(long group, int nodeId, int pid, long message, long length) {
         Handoff worker = session;
         if (worker == null || !worker.isWorker()) {
-            onMessage(deliveredGroup(group), nodeId, pid, message.reinterpret(length));
+            onMessage(deliveredGroup(group), nodeId, pid, message, length);
             return;
         }
         GroupName name = deliveredGroup(group);
-        MemorySegment payload = message.reinterpret(length);
-        Handoff.Outcome outcome = worker.runOnCaller(() -> onMessage(name, nodeId, pid, payload));
+        Handoff.Outcome outcome = worker.runOnCaller(() -> onMessage(name, nodeId, pid, message, length));
         if (outcome == Handoff.Outcome.NOT_RUN) {
             // libcpg frees its buffer when this upcall returns: keep a copy for the next dispatch.
-            byte[] copy = payload.toArray(JAVA_BYTE);
+            byte[] copy = Marshal.bytesAt(message, length);
             keep(() -> {
                 try (Arena memory = Arena.ofConfined()) {
-                    onMessage(name, nodeId, pid, memory.allocateFrom(JAVA_BYTE, copy));
+                    MemorySegment kept = memory.allocateFrom(JAVA_BYTE, copy);
+                    onMessage(name, nodeId, pid, kept.address(), kept.byteSize());
                 }
             });
         } else if (outcome == Handoff.Outcome.CUT_SHORT) {
@@ -442,24 +442,27 @@ public final class Dispatcher implements Upcalls.Target {
         return c;
     }
 
-    private void onMessage(GroupName group, int nodeId, int pid, MemorySegment payload) {
+    /** The payload is {@code length} bytes at {@code address}, valid until this method returns. */
+    private void onMessage(GroupName group, int nodeId, int pid, long address, long length) {
         CpgConnection c = target();
         if (c == null) {
             return;
         }
         counters.messagesDelivered++;
-        counters.bytesDelivered += payload.byteSize();
+        counters.bytesDelivered += length;
         SerialExecutor queue = serial;
         if (queue != null) {
             // The view dies with this upcall: an executor gets a read-only copy.
             Message copy = new Message(group, Integer.toUnsignedLong(nodeId), pid,
-                    MemorySegment.ofArray(payload.toArray(JAVA_BYTE)).asReadOnly());
+                    MemorySegment.ofArray(Marshal.bytesAt(address, length)).asReadOnly());
             queue.execute(() -> runQueued(c, copy));
             return;
         }
+        // Small and free of escapes, so that the JIT can drop the arena, the view and the Message
+        // when the listener keeps none of them: a delivery then allocates nothing.
         try (Arena view = Arena.ofConfined()) {
             callHere(c, new Message(group, Integer.toUnsignedLong(nodeId), pid,
-                    payload.reinterpret(view, null).asReadOnly()));
+                    MemorySegment.ofAddress(address).reinterpret(length, view, null).asReadOnly()));
         }
     }
 
@@ -548,7 +551,7 @@ public final class Dispatcher implements Upcalls.Target {
     }
 
     /** A connection receives one group's messages: reuse its name rather than decode it per message. */
-    private GroupName deliveredGroup(MemorySegment nativeName) {
+    private GroupName deliveredGroup(long nativeName) {
         GroupName cached = lastGroup;
         if (cached != null && Marshal.nameEquals(nativeName, cached)) {
             return cached;

@@ -22,8 +22,10 @@ import org.jcpg.internal.stubs.iovec;
  */
 final class Gather {
     static final int MAX_IOVEC = 63;
-    /** Staging memory kept between sends; a bigger send stages in memory of its own. */
-    private static final long KEEP_STAGING = 64 << 10;
+    /** Staging memory starts at this size, and grows with the sends that need more. */
+    private static final long FIRST_STAGING = 64 << 10;
+    /** Staging memory kept between sends, at most; a bigger send stages in memory freed right after it. */
+    static final long KEEP_STAGING = 1 << 20;
     /** A thread that never runs: a segment it may access is not confined to one thread. */
     private static final Thread NOBODY = Thread.ofPlatform().unstarted(() -> { });
     private static final long ENTRY = iovec.sizeof();
@@ -32,7 +34,7 @@ final class Gather {
 
     private final MemorySegment iov = iovec.allocateArray(MAX_IOVEC, Arena.ofAuto());
     private MemorySegment staging = MemorySegment.NULL;
-    private MemorySegment oversize;
+    private Arena oversize;
 
     /**
      * Fills the iovec array for a message of {@code total} bytes, given as
@@ -80,7 +82,7 @@ final class Gather {
         return parts.length;
     }
 
-    /** One segment: allocates nothing up to 64 KiB. */
+    /** One segment: allocates nothing once the staging memory has grown to the sizes sent (up to 1 MiB). */
     private int fill(MemorySegment part) {
         if (readableInPlace(part)) {
             set(0, part.address(), part.byteSize());
@@ -104,9 +106,13 @@ final class Gather {
         return iov;
     }
 
-    /** After the send: drops memory staged for a big one. */
+    /** After the send, whatever happened: frees memory staged for a big one. */
     void done() {
-        oversize = null;
+        Arena big = oversize;
+        if (big != null) {
+            oversize = null;
+            big.close();
+        }
     }
 
     private static boolean readableInPlace(MemorySegment part) {
@@ -131,13 +137,18 @@ final class Gather {
     /** At least {@code bytes} of memory that libcpg may read until {@link #done()}. */
     private MemorySegment stage(long bytes) {
         if (bytes > KEEP_STAGING) {
-            oversize = Arena.ofAuto().allocate(bytes, 16);
-            return oversize;
+            oversize = Arena.ofConfined();
+            return oversize.allocate(bytes, 16);
         }
         if (staging.byteSize() < bytes) {
-            staging = Arena.ofAuto().allocate(KEEP_STAGING, 16);
+            staging = Arena.ofAuto().allocate(Math.max(FIRST_STAGING, Long.highestOneBit(bytes - 1) << 1), 16);
         }
         return staging;
+    }
+
+    /** The staging memory kept for the next send (for tests). */
+    long stagingBytes() {
+        return staging.byteSize();
     }
 
     private static void copy(MemorySegment part, MemorySegment target, long offset) {

@@ -185,19 +185,89 @@ public final class Libc {
     }
 
     /**
-     * The calling thread's native stack pointer, as {@code getcontext} saves
-     * it, or 0 where jcpg cannot read it (not x86-64). {@code context} is
-     * {@link #UCONTEXT_SIZE} bytes of scratch memory.
+     * The calling thread's native stack pointer, or 0 where jcpg cannot read
+     * it (not x86-64). {@code scratch} is {@link #UCONTEXT_SIZE} bytes of
+     * memory of the calling thread.
+     *
+     * <p>{@code getcontext} costs a system call (it saves the signal mask),
+     * once per dispatch. {@code _setjmp} does not, but glibc stores the
+     * stack pointer in its {@code jmp_buf} mangled with the process's
+     * pointer guard (XOR, then rotate left by 17). The guard is read from
+     * the thread control block, and the first call checks the decoded value
+     * against {@code getcontext}'s; if they disagree (another libc), every
+     * call uses {@code getcontext}.
      */
-    public static long stackPointer(MemorySegment context) {
+    public static long stackPointer(MemorySegment scratch) {
         if (!X86_64) {
             return 0;
         }
+        int mangling = setjmpMangling;
+        if (mangling == UNKNOWN) {
+            mangling = calibrate(scratch);
+        }
+        return mangling == USABLE ? fromSetjmp(scratch) : fromGetcontext(scratch);
+    }
+
+    /** Whether {@link #stackPointer} avoids the system call (for tests). */
+    static boolean stackPointerWithoutSyscall(MemorySegment scratch) {
+        stackPointer(scratch);
+        return setjmpMangling == USABLE;
+    }
+
+    private static final int UNKNOWN = 0;
+    private static final int USABLE = 1;
+    private static final int UNUSABLE = 2;
+    private static volatile int setjmpMangling = UNKNOWN;
+    private static long pointerGuard;
+    /** glibc x86-64 {@code jmp_buf}: rbx, rbp, r12, r13, r14, r15, rsp, pc. */
+    private static final long JMPBUF_RSP_OFFSET = 6 * 8;
+    /** {@code tcbhead_t.pointer_guard} on x86-64, at {@code %fs:0x30}; {@code pthread_self()} is {@code %fs:0}. */
+    private static final long POINTER_GUARD_OFFSET = 0x30;
+    /** Two downcalls from the same frame: their stack pointers differ by the stubs' frames at most. */
+    private static final long CALIBRATION_SLACK = 4096;
+    private static final MethodHandle SETJMP = LINKER.defaultLookup().find("_setjmp")
+            .map(address -> LINKER.downcallHandle(address,
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS), Linker.Option.critical(false)))
+            .orElse(null);
+
+    private static synchronized int calibrate(MemorySegment scratch) {
+        if (setjmpMangling != UNKNOWN) {
+            return setjmpMangling;
+        }
+        int result = UNUSABLE;
         try {
-            if ((int) GETCONTEXT.invokeExact(context) != 0) {
+            if (SETJMP != null) {
+                long self = (long) PTHREAD_SELF.invokeExact();
+                pointerGuard = MemorySegment.ofAddress(self).reinterpret(POINTER_GUARD_OFFSET + 8)
+                        .get(ValueLayout.JAVA_LONG, POINTER_GUARD_OFFSET);
+                long expected = fromGetcontext(scratch);
+                long decoded = fromSetjmp(scratch);
+                if (expected != 0 && Math.abs(expected - decoded) <= CALIBRATION_SLACK) {
+                    result = USABLE;
+                }
+            }
+        } catch (Throwable t) {
+            result = UNUSABLE;
+        }
+        setjmpMangling = result;
+        return result;
+    }
+
+    private static long fromSetjmp(MemorySegment scratch) {
+        try {
+            int ignored = (int) SETJMP.invokeExact(scratch);
+            return Long.rotateRight(scratch.get(ValueLayout.JAVA_LONG, JMPBUF_RSP_OFFSET), 17) ^ pointerGuard;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    private static long fromGetcontext(MemorySegment scratch) {
+        try {
+            if ((int) GETCONTEXT.invokeExact(scratch) != 0) {
                 return 0;
             }
-            return context.get(ValueLayout.JAVA_LONG, UCONTEXT_RSP_OFFSET);
+            return scratch.get(ValueLayout.JAVA_LONG, UCONTEXT_RSP_OFFSET);
         } catch (Throwable t) {
             throw unexpected(t);
         }

@@ -21,6 +21,8 @@ import org.jcpg.internal.stubs.cpg_name;
 final class Marshal {
     static final long NAME_SIZE = cpg_name.sizeof();
     static final long ADDRESS_SIZE = cpg_address.sizeof();
+    /** All of memory: for reading, at addresses libcpg handed to a callback, what it vouches for. */
+    private static final MemorySegment EVERYWHERE = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
     private Marshal() {
     }
@@ -44,20 +46,31 @@ final class Marshal {
         return ApiAccess.names().wrap(bytes);
     }
 
-    /** Whether the native name has exactly these bytes. */
-    static boolean nameEquals(MemorySegment nativeName, GroupName group) {
-        MemorySegment name = nativeName.reinterpret(NAME_SIZE);
+    static GroupName readName(long nativeName) {
+        return readName(MemorySegment.ofAddress(nativeName));
+    }
+
+    /**
+     * Whether the native name at this address has exactly these bytes. Per
+     * delivered message, so it reads through {@link #EVERYWHERE} rather than
+     * make a segment for the name.
+     */
+    static boolean nameEquals(long nativeName, GroupName group) {
         byte[] bytes = ApiAccess.names().bytes(group);
-        if (nameLength(name) != bytes.length) {
+        if (Math.clamp(EVERYWHERE.get(JAVA_INT, nativeName), 0, GroupName.MAX_LENGTH) != bytes.length) {
             return false;
         }
-        // Byte by byte: a heap segment over the cached bytes would be one more object per message.
         for (int i = 0; i < bytes.length; i++) {
-            if (name.get(JAVA_BYTE, 4 + i) != bytes[i]) {
+            if (EVERYWHERE.get(JAVA_BYTE, nativeName + 4 + i) != bytes[i]) {
                 return false;
             }
         }
         return true;
+    }
+
+    /** A heap copy of {@code length} native bytes at {@code address}. */
+    static byte[] bytesAt(long address, long length) {
+        return MemorySegment.ofAddress(address).reinterpret(length).toArray(JAVA_BYTE);
     }
 
     static List<Member> readMembers(MemorySegment list, long count) {

@@ -1,7 +1,15 @@
 package org.jcpg.internal;
 
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import org.jcpg.internal.stubs.cpg_h;
 import org.jcpg.internal.stubs.cpg_confchg_fn_t;
 import org.jcpg.internal.stubs.cpg_deliver_fn_t;
 import org.jcpg.internal.stubs.cpg_totem_confchg_fn_t;
@@ -12,11 +20,16 @@ import org.jcpg.internal.stubs.cpg_totem_confchg_fn_t;
  * <p>An exception escaping an upcall kills the JVM, so each stub catches
  * everything its target throws and hands it to {@link Target#failed}; if
  * even that throws, the throwable is dropped rather than crash.
+ *
+ * <p>The deliver callback, the one that runs per message, takes its two
+ * pointers as 64-bit integers instead of jextract's {@code MemorySegment}s
+ * (the same registers on the 64-bit Linux ABIs), so that a delivery
+ * creates no object before jcpg decides what to hand the listener.
  */
 public final class Upcalls {
     /** What the stubs call, with libcpg's raw arguments (the handle is dropped: each connection has its own stubs). */
     public interface Target {
-        void deliver(MemorySegment groupName, int nodeId, int pid, MemorySegment message, long length);
+        void deliver(long groupName, int nodeId, int pid, long message, long length);
 
         void confchg(MemorySegment groupName, MemorySegment members, long memberCount,
                      MemorySegment left, long leftCount, MemorySegment joined, long joinedCount);
@@ -35,13 +48,8 @@ public final class Upcalls {
     }
 
     public static Stubs allocate(Target target, Arena arena) {
-        MemorySegment deliver = cpg_deliver_fn_t.allocate((handle, group, nodeId, pid, message, length) -> {
-            try {
-                target.deliver(group, nodeId, pid, message, length);
-            } catch (Throwable t) {
-                fail(target, t);
-            }
-        }, arena);
+        MemorySegment deliver = Linker.nativeLinker().upcallStub(
+                DELIVER.bindTo(new Deliver(target)), DELIVER_DESCRIPTOR, arena);
         MemorySegment confchg = cpg_confchg_fn_t.allocate(
                 (handle, group, members, memberCount, left, leftCount, joined, joinedCount) -> {
                     try {
@@ -58,6 +66,35 @@ public final class Upcalls {
             }
         }, arena);
         return new Stubs(deliver, confchg, totem);
+    }
+
+    /** libcpg's {@code cpg_deliver_fn_t}, with its pointers as addresses in {@code long}s. */
+    private static final FunctionDescriptor DELIVER_DESCRIPTOR = FunctionDescriptor.ofVoid(
+            cpg_h.C_LONG, JAVA_LONG, cpg_h.C_INT, cpg_h.C_INT, JAVA_LONG, cpg_h.C_LONG);
+    private static final MethodHandle DELIVER;
+
+    static {
+        if (!cpg_deliver_fn_t.descriptor().equals(FunctionDescriptor.ofVoid(
+                cpg_h.C_LONG, cpg_h.C_POINTER, cpg_h.C_INT, cpg_h.C_INT, cpg_h.C_POINTER, cpg_h.C_LONG))
+                || cpg_h.C_POINTER.byteSize() != JAVA_LONG.byteSize()) {
+            throw new ExceptionInInitializerError("libcpg's deliver callback is not what jcpg was written for");
+        }
+        try {
+            DELIVER = MethodHandles.lookup().findVirtual(Deliver.class, "deliver", MethodType.methodType(
+                    void.class, long.class, long.class, int.class, int.class, long.class, long.class));
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private record Deliver(Target target) {
+        void deliver(long handle, long group, int nodeId, int pid, long message, long length) {
+            try {
+                target.deliver(group, nodeId, pid, message, length);
+            } catch (Throwable t) {
+                fail(target, t);
+            }
+        }
     }
 
     private static void fail(Target target, Throwable failure) {

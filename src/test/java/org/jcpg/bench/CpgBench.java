@@ -408,6 +408,7 @@ public final class CpgBench {
         void start() throws Throwable {
             if (DIAG) {
                 threadsAtStart = threadAllocations();
+                cpuAtStart = taskCpu();
                 System.err.println("CpgBench: timed part starts " + java.time.Instant.now());
             }
             daemonStart = daemonTicks();
@@ -428,10 +429,35 @@ public final class CpgBench {
                         "CpgBench: thread %-24s allocated %12d bytes in the timed part (%.1f per message)%n",
                         thread, bytes - threadsAtStart.getOrDefault(thread, 0L),
                         (bytes - threadsAtStart.getOrDefault(thread, 0L)) / (double) count));
+                taskCpu().forEach((task, nanos) -> {
+                    long used = nanos - cpuAtStart.getOrDefault(task, 0L);
+                    if (used > 0) {
+                        System.err.printf(Locale.ROOT, "CpgBench: task %-28s CPU %10.1f ms in the timed part (%.2f us per message)%n",
+                                task, used / 1e6, used / 1e3 / count);
+                    }
+                });
             }
         }
 
         private java.util.Map<String, Long> threadsAtStart;
+        private java.util.Map<String, Long> cpuAtStart;
+    }
+
+    /** Nanoseconds on CPU of each native thread of this process (schedstat), by "tid name". */
+    private static java.util.Map<String, Long> taskCpu() throws java.io.IOException {
+        java.util.Map<String, Long> cpu = new java.util.TreeMap<>();
+        try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+            for (Path task : (Iterable<Path>) tasks::iterator) {
+                try {
+                    String comm = Files.readString(task.resolve("comm")).strip();
+                    long nanos = Long.parseLong(Files.readString(task.resolve("schedstat")).split(" ")[0]);
+                    cpu.put(task.getFileName() + " " + comm, nanos);
+                } catch (java.io.IOException | RuntimeException gone) {
+                    // The thread ended meanwhile.
+                }
+            }
+        }
+        return cpu;
     }
 
     private long processCpuNanos() throws Throwable {
