@@ -12,6 +12,12 @@ import java.util.Objects;
  * @param cause what libcpg said, usually {@link CpgError#LIBRARY}
  */
 public record ConnectionLost(CpgException cause) implements CpgEvent {
+    /**
+     * Reports a broken connection.
+     *
+     * @param cause what libcpg said
+     * @throws NullPointerException if {@code cause} is null
+     */
     public ConnectionLost {
         Objects.requireNonNull(cause, "cause");
     }

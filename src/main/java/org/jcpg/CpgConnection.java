@@ -153,6 +153,7 @@ public final class CpgConnection implements AutoCloseable {
      *
      * @param listener receives the events, during {@link #dispatch}
      * @param flags    options; with none, the first totem change comes only when the ring changes
+     * @return the open connection, in no group yet
      * @throws CpgException         if corosync refuses, e.g. {@link CpgError#LIBRARY} when no corosync
      *                              runs (in this network namespace)
      * @throws UnsatisfiedLinkError if libcpg.so.4 (package libcpg4) cannot be loaded; thrown
@@ -173,6 +174,8 @@ public final class CpgConnection implements AutoCloseable {
      * For peers of code written against that API; new code can use
      * {@link #open}.
      *
+     * @param listener receives the events, during {@link #dispatch}
+     * @return the open connection, in no group yet
      * @throws CpgException         if corosync refuses
      * @throws UnsatisfiedLinkError if libcpg.so.4 cannot be loaded
      */
@@ -192,6 +195,7 @@ public final class CpgConnection implements AutoCloseable {
      * connection and join from a new one: the others see it go (PROCDOWN, or
      * LEAVE if it left first), then a JOIN.
      *
+     * @param group the group to join
      * @throws IllegalStateException if closed, in a group, or it has left one
      * @throws CpgException          e.g. {@link CpgError#TRY_AGAIN} while the daemon synchronizes
      */
@@ -213,7 +217,7 @@ public final class CpgConnection implements AutoCloseable {
         core().handle().leave();
     }
 
-    /** The group this connection is in, or null. */
+    /** {@return the group this connection is in, or null} */
     public GroupName group() {
         checkOpen();
         return core().handle().group();
@@ -223,17 +227,25 @@ public final class CpgConnection implements AutoCloseable {
      * The current members of a group, as the local daemon knows them
      * ({@code cpg_membership_get}), each with reason {@link Reason#UNDEFINED}.
      * Any group can be asked, joined or not; an unknown group has no members.
+     *
+     * @param group the group to ask about
+     * @return its members; empty if it has none
      */
     public List<Member> membership(GroupName group) {
         return core().handle().membership(Objects.requireNonNull(group, "group"));
     }
 
-    /** The names of all groups that have members anywhere in the cluster (iteration NAME_ONLY). */
+    /** {@return the names of all groups that have members anywhere in the cluster} (iteration NAME_ONLY) */
     public List<GroupName> groups() {
         return core().handle().groups();
     }
 
-    /** Every process of one group, cluster-wide (iteration ONE_GROUP). */
+    /**
+     * Every process of one group, cluster-wide (iteration ONE_GROUP).
+     *
+     * @param group the group to ask about
+     * @return its members; empty if it has none
+     */
     public List<GroupMember> members(GroupName group) {
         return core().handle().members(Objects.requireNonNull(group, "group"));
     }
@@ -245,6 +257,8 @@ public final class CpgConnection implements AutoCloseable {
      * whole iteration and finalize it before returning: the lists are
      * snapshots, and no native iteration is ever left open, however the
      * caller uses the result.
+     *
+     * @return every member of every group
      */
     public List<GroupMember> members() {
         return core().handle().members();
@@ -255,6 +269,9 @@ public final class CpgConnection implements AutoCloseable {
     /**
      * Sends a message to the group. Equivalent to
      * {@code multicast(guarantee, MemorySegment.ofArray(message))}.
+     *
+     * @param guarantee the delivery order
+     * @param message   the payload
      */
     public void multicast(Guarantee guarantee, byte[] message) {
         if (!tryMulticast(guarantee, message)) {
@@ -265,6 +282,9 @@ public final class CpgConnection implements AutoCloseable {
     /**
      * Sends the remaining bytes of the buffers, in order, as one message
      * (a gather). On success each buffer's position is advanced to its limit.
+     *
+     * @param guarantee the delivery order
+     * @param parts     the payload, in order
      */
     public void multicast(Guarantee guarantee, ByteBuffer... parts) {
         Objects.requireNonNull(parts, "parts");
@@ -297,6 +317,8 @@ public final class CpgConnection implements AutoCloseable {
      * interrupts it ({@link CpgError#INTERRUPT}, retryable) the receivers drop
      * the part they got: send it again.
      *
+     * @param guarantee the delivery order
+     * @param parts     the payload, in order
      * @throws IllegalStateException if closed or not in a group (corosync would accept the
      *                               message and silently drop it), if a segment's arena is
      *                               closed, or if a mapped segment's file shrank
@@ -316,6 +338,8 @@ public final class CpgConnection implements AutoCloseable {
      * without allocating: for send loops that have something else to do
      * meanwhile. Counted in {@link CpgStatistics#sendsRefused()}.
      *
+     * @param guarantee the delivery order
+     * @param parts     the payload, in order
      * @return true if sent, false if the daemon asks to try again later
      */
     public boolean tryMulticast(Guarantee guarantee, MemorySegment... parts) {
@@ -328,13 +352,25 @@ public final class CpgConnection implements AutoCloseable {
         return core().handle().multicast(guarantee.code(), parts, total);
     }
 
-    /** {@link #tryMulticast(Guarantee, MemorySegment...)} of one segment, without a varargs array. */
+    /**
+     * {@link #tryMulticast(Guarantee, MemorySegment...)} of one segment, without a varargs array.
+     *
+     * @param guarantee the delivery order
+     * @param message   the payload
+     * @return true if sent, false if the daemon asks to try again later
+     */
     public boolean tryMulticast(Guarantee guarantee, MemorySegment message) {
         Objects.requireNonNull(guarantee, "guarantee");
         return core().handle().multicast(guarantee.code(), Objects.requireNonNull(message, "message"));
     }
 
-    /** {@link #tryMulticast(Guarantee, MemorySegment)} of a byte array. */
+    /**
+     * {@link #tryMulticast(Guarantee, MemorySegment)} of a byte array.
+     *
+     * @param guarantee the delivery order
+     * @param message   the payload
+     * @return true if sent, false if the daemon asks to try again later
+     */
     public boolean tryMulticast(Guarantee guarantee, byte[] message) {
         Objects.requireNonNull(guarantee, "guarantee");
         return core().handle().multicast(guarantee.code(), Objects.requireNonNull(message, "message"));
@@ -351,6 +387,9 @@ public final class CpgConnection implements AutoCloseable {
      * event loop that has no executor, whose thread would then wait instead
      * of dispatching.
      *
+     * @param guarantee the delivery order
+     * @param timeout   how long to retry while the daemon refuses
+     * @param parts     the payload, in order
      * @throws CpgException {@link CpgError#TRY_AGAIN} if the daemon still refused at the timeout
      */
     public void multicast(Guarantee guarantee, Duration timeout, MemorySegment... parts) {
@@ -376,6 +415,7 @@ public final class CpgConnection implements AutoCloseable {
      * @param size bytes, 1 to {@link #maxAtomicMessageSize()}: corosync delivers no larger
      *             zero-copy message (it accepts some and drops them silently), and libcpg
      *             aborts the process on absurd sizes
+     * @return the buffer, to fill through {@link ZeroCopyBuffer#segment()}
      * @throws IllegalArgumentException if {@code size} is outside that range
      * @throws IllegalStateException    if closed
      */
@@ -410,6 +450,7 @@ public final class CpgConnection implements AutoCloseable {
      * Dispatches of one connection are serialized; calling {@code dispatch}
      * from one of its own callbacks is refused (other connections' are fine).
      *
+     * @param mode how many events to deliver, and whether to wait
      * @return how many callbacks were run
      * @throws IllegalStateException if closed, or called from a callback of this connection
      * @throws CpgException          if libcpg fails, e.g. {@link CpgError#LIBRARY} when the
@@ -427,12 +468,12 @@ public final class CpgConnection implements AutoCloseable {
 
     // ---- local queries ----------------------------------------------------
 
-    /** This node's id ({@code cpg_local_get}), an unsigned 32-bit value. */
+    /** {@return this node's id} ({@code cpg_local_get}), an unsigned 32-bit value. */
     public long localNodeId() {
         return core().handle().localNodeId();
     }
 
-    /** Whether the daemon asks senders to hold back ({@code cpg_flow_control_state_get}). */
+    /** {@return whether the daemon asks senders to hold back} ({@code cpg_flow_control_state_get}) */
     public FlowControlState flowControlState() {
         return core().handle().flowControlEnabled() ? FlowControlState.ENABLED : FlowControlState.DISABLED;
     }
@@ -442,6 +483,8 @@ public final class CpgConnection implements AutoCloseable {
      * ({@code cpg_max_atomic_msgsize_get}, read once when connecting;
      * 1,047,552 bytes in corosync 3.1.7). Longer messages are fragmented by
      * libcpg and still delivered whole; zero-copy buffers are at most this big.
+     *
+     * @return the size in bytes
      */
     public int maxAtomicMessageSize() {
         checkOpen();
@@ -453,6 +496,8 @@ public final class CpgConnection implements AutoCloseable {
      * ({@code cpg_fd_get}), for an external poll loop that then calls
      * {@code dispatch(DispatchMode.ALL)}. It belongs to libcpg: do not read
      * or close it. It is invalid once the connection is closed.
+     *
+     * @return the descriptor
      */
     public int fd() {
         checkOpen();
@@ -465,13 +510,19 @@ public final class CpgConnection implements AutoCloseable {
      * can find their state from a handle; a Java reference cannot live in
      * native memory, and every jcpg callback receives its connection anyway,
      * so the context is kept here, on the connection.
+     *
+     * @return the object last given to {@link #setContext}, or null
      */
     public Object context() {
         checkOpen();
         return context;
     }
 
-    /** Sets the object returned by {@link #context()}. */
+    /**
+     * Sets the object returned by {@link #context()}.
+     *
+     * @param context any object, or null
+     */
     public void setContext(Object context) {
         checkOpen();
         this.context = context;
@@ -494,7 +545,7 @@ public final class CpgConnection implements AutoCloseable {
         core().handle().close();
     }
 
-    /** Whether {@link #close()} was called. */
+    /** {@return whether {@link #close()} was called} */
     public boolean isClosed() {
         return closed;
     }
@@ -504,12 +555,14 @@ public final class CpgConnection implements AutoCloseable {
      * throwing {@link CpgError#LIBRARY}, or a {@link CpgEventLoop}, reporting
      * {@link ConnectionLost}) and has not been {@link Reconnected}: calls then
      * throw {@link CpgException}, and the dead handle is freed in the background.
+     *
+     * @return true while the connection is lost
      */
     public boolean isLost() {
         return !closed && core().handle().lost() != null;
     }
 
-    /** What this connection has sent and delivered so far. */
+    /** {@return what this connection has sent and delivered so far} */
     public CpgStatistics statistics() {
         return counters.snapshot();
     }

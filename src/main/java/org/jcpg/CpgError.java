@@ -75,7 +75,7 @@ public enum CpgError {
         this.code = code;
     }
 
-    /** The numeric {@code cs_error_t} value, e.g. 6 for {@code CS_ERR_TRY_AGAIN}; -1 for {@link #UNKNOWN}. */
+    /** {@return the numeric {@code cs_error_t} value} E.g. 6 for {@code CS_ERR_TRY_AGAIN}; -1 for {@link #UNKNOWN}. */
     public int code() {
         return code;
     }
@@ -87,6 +87,8 @@ public enum CpgError {
      * receivers dropped what they had of it, so sending it again loses and
      * duplicates nothing). The others say something about the call, the
      * connection or the daemon that waiting does not change.
+     *
+     * @return true for {@link #TRY_AGAIN} and {@link #INTERRUPT}
      */
     public boolean isRetryable() {
         return this == TRY_AGAIN || this == INTERRUPT;
@@ -96,6 +98,9 @@ public enum CpgError {
      * The constant for a {@code cs_error_t} value: {@link #UNKNOWN} for a
      * value that corosync 3.1 does not define, and for {@code CS_OK} (1),
      * which is not an error.
+     *
+     * @param code a {@code cs_error_t} value
+     * @return its constant, or {@link #UNKNOWN}
      */
     public static CpgError of(int code) {
         for (CpgError error : BY_ORDINAL) {

@@ -90,11 +90,12 @@ public final class CpgEventLoop implements AutoCloseable {
         }
     }
 
-    /** A loop with the defaults: callbacks on its thread, errors logged, no reconnect. */
+    /** {@return a started loop with the defaults} Callbacks on its thread, errors logged, no reconnect. */
     public static CpgEventLoop start() {
         return builder().start();
     }
 
+    /** {@return a builder of a loop with other options than the defaults of {@link #start()}} */
     public static Builder builder() {
         return new Builder();
     }
@@ -110,7 +111,12 @@ public final class CpgEventLoop implements AutoCloseable {
         private Builder() {
         }
 
-        /** The loop thread's name (default "jcpg-loop-N"). */
+        /**
+         * The loop thread's name (default "jcpg-loop-N").
+         *
+         * @param name the thread's name
+         * @return this builder
+         */
         public Builder name(String name) {
             this.name = Objects.requireNonNull(name, "name");
             return this;
@@ -120,13 +126,21 @@ public final class CpgEventLoop implements AutoCloseable {
          * Runs the callbacks on {@code executor} instead of the loop thread:
          * per connection one at a time and in order; message payloads are
          * read-only heap copies.
+         *
+         * @param executor runs the callbacks
+         * @return this builder
          */
         public Builder executor(Executor executor) {
             this.executor = Objects.requireNonNull(executor, "executor");
             return this;
         }
 
-        /** Receives what callbacks throw (default: logged at ERROR); it must not throw itself. */
+        /**
+         * Receives what callbacks throw (default: logged at ERROR); it must not throw itself.
+         *
+         * @param errorHandler gets the connection and what its callback threw
+         * @return this builder
+         */
         public Builder errorHandler(BiConsumer<CpgConnection, Throwable> errorHandler) {
             this.errorHandler = Objects.requireNonNull(errorHandler, "errorHandler");
             return this;
@@ -137,6 +151,11 @@ public final class CpgEventLoop implements AutoCloseable {
          * {@code firstPause}, then with the pause doubled each time up to
          * {@code maxPause}, until the daemon answers; then joins the group
          * again and reports {@link Reconnected}. Off by default.
+         *
+         * @param firstPause the pause before the first attempt, positive
+         * @param maxPause   the longest pause, at least {@code firstPause}
+         * @return this builder
+         * @throws IllegalArgumentException if the pauses are not so
          */
         public Builder reconnect(Duration firstPause, Duration maxPause) {
             if (firstPause.isNegative() || firstPause.isZero() || maxPause.compareTo(firstPause) < 0) {
@@ -148,7 +167,7 @@ public final class CpgEventLoop implements AutoCloseable {
             return this;
         }
 
-        /** Starts the loop's thread. */
+        /** {@return the loop, its thread started} */
         public CpgEventLoop start() {
             return new CpgEventLoop(this);
         }
@@ -158,6 +177,9 @@ public final class CpgEventLoop implements AutoCloseable {
      * Connects with model V1, like {@link CpgConnection#open}, and dispatches
      * the new connection on this loop.
      *
+     * @param listener receives the events, on the loop's thread or its executor
+     * @param flags    options, as for {@link CpgConnection#open}
+     * @return the open connection, in no group yet
      * @throws IllegalStateException if the loop is closed
      * @throws CpgException          if corosync refuses
      */
@@ -169,7 +191,14 @@ public final class CpgEventLoop implements AutoCloseable {
         return adopt(new CpgConnection(listener, false, bits));
     }
 
-    /** Connects with the original API, like {@link CpgConnection#openLegacy}, dispatched on this loop. */
+    /**
+     * Connects with the original API, like {@link CpgConnection#openLegacy}, dispatched on this loop.
+     *
+     * @param listener receives the events, on the loop's thread or its executor
+     * @return the open connection, in no group yet
+     * @throws IllegalStateException if the loop is closed
+     * @throws CpgException          if corosync refuses
+     */
     public CpgConnection openLegacy(CpgListener listener) {
         return adopt(new CpgConnection(listener, true, 0));
     }
@@ -268,6 +297,7 @@ public final class CpgEventLoop implements AutoCloseable {
         }
     }
 
+    /** {@return whether {@link #close()} was called} */
     public boolean isClosed() {
         return closed;
     }

@@ -20,8 +20,11 @@ import java.util.Objects;
 public final class CpgException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /** What libcpg returned, as jcpg knows it. */
     private final CpgError error;
+    /** The {@code cs_error_t} value as returned. */
     private final int code;
+    /** The libcpg function that failed. */
     private final String operation;
 
     /**
@@ -48,22 +51,22 @@ public final class CpgException extends RuntimeException {
         return operation + " failed: " + what + hint;
     }
 
-    /** What libcpg returned; {@link CpgError#UNKNOWN} for a code this version does not know. */
+    /** {@return what libcpg returned} {@link CpgError#UNKNOWN} for a code this version does not know. */
     public CpgError error() {
         return error;
     }
 
-    /** The numeric {@code cs_error_t} value, as libcpg returned it. */
+    /** {@return the numeric {@code cs_error_t} value, as libcpg returned it} */
     public int code() {
         return code;
     }
 
-    /** The libcpg function that failed, e.g. {@code "cpg_mcast_joined"}. */
+    /** {@return the libcpg function that failed} E.g. {@code "cpg_mcast_joined"}. */
     public String operation() {
         return operation;
     }
 
-    /** Whether making the same call again later may succeed ({@link CpgError#isRetryable()}). */
+    /** {@return whether making the same call again later may succeed} ({@link CpgError#isRetryable()}) */
     public boolean isRetryable() {
         return error.isRetryable();
     }

@@ -17,6 +17,9 @@ public interface CpgListener {
      * Every event goes through here first. By default it calls the method
      * for the event's kind; override it instead to handle all kinds in one
      * exhaustive {@code switch} (see {@link CpgEvent}).
+     *
+     * @param connection the connection that delivered it
+     * @param event      the event
      */
     default void onEvent(CpgConnection connection, CpgEvent event) {
         switch (event) {
@@ -28,11 +31,21 @@ public interface CpgListener {
         }
     }
 
-    /** A message was delivered to the group. Its payload is valid during this call only. */
+    /**
+     * A message was delivered to the group. Its payload is valid during this call only.
+     *
+     * @param connection the connection that delivered it
+     * @param message    the message
+     */
     default void onMessage(CpgConnection connection, Message message) {
     }
 
-    /** The group's membership changed. */
+    /**
+     * The group's membership changed.
+     *
+     * @param connection the connection that delivered it
+     * @param change     the new members, and who joined and left, with reasons
+     */
     default void onMembershipChange(CpgConnection connection, MembershipChange change) {
     }
 
@@ -40,15 +53,28 @@ public interface CpgListener {
      * The totem ring changed. Only for connections opened with
      * {@link CpgConnection#open}; the first one after opening comes only with
      * {@link ModelFlag#DELIVER_INITIAL_TOTEM_CONF}.
+     *
+     * @param connection the connection that delivered it
+     * @param change     the new ring and its nodes
      */
     default void onTotemChange(CpgConnection connection, TotemChange change) {
     }
 
-    /** The connection to corosync broke; reported by a {@link CpgEventLoop}. */
+    /**
+     * The connection to corosync broke; reported by a {@link CpgEventLoop}.
+     *
+     * @param connection the connection that broke
+     * @param lost       why
+     */
     default void onConnectionLost(CpgConnection connection, ConnectionLost lost) {
     }
 
-    /** A {@link CpgEventLoop}'s reconnect policy connected (and joined) again. */
+    /**
+     * A {@link CpgEventLoop}'s reconnect policy connected (and joined) again.
+     *
+     * @param connection  the connection, usable again
+     * @param reconnected what was restored
+     */
     default void onReconnected(CpgConnection connection, Reconnected reconnected) {
     }
 }

@@ -21,7 +21,7 @@ public enum DispatchMode {
         this.code = code;
     }
 
-    /** The numeric {@code cs_dispatch_flags_t} value. */
+    /** {@return the numeric {@code cs_dispatch_flags_t} value} */
     public int code() {
         return code;
     }

@@ -12,6 +12,8 @@ import java.util.Objects;
  */
 public record GroupMember(GroupName group, long nodeId, int pid) {
     /**
+     * Checks the components.
+     *
      * @throws NullPointerException     if {@code group} is null
      * @throws IllegalArgumentException if {@code nodeId} is not an unsigned 32-bit value
      */

@@ -46,6 +46,8 @@ public final class GroupName {
     /**
      * The group named by the UTF-8 bytes of {@code name}, with no trailing NUL.
      *
+     * @param name the name
+     * @return the group name
      * @throws IllegalArgumentException if {@code name} is null, empty, longer
      *                                  than {@value #MAX_LENGTH} bytes in UTF-8, or
      *                                  not encodable (a lone surrogate)
@@ -72,6 +74,8 @@ public final class GroupName {
     /**
      * The group named by exactly these bytes (copied).
      *
+     * @param name the name's bytes
+     * @return the group name
      * @throws IllegalArgumentException if {@code name} is null, empty or longer
      *                                  than {@value #MAX_LENGTH} bytes
      */
@@ -89,12 +93,12 @@ public final class GroupName {
         return new GroupName(name.clone());
     }
 
-    /** The name's bytes (a copy). */
+    /** {@return the name's bytes (a copy)} */
     public byte[] toBytes() {
         return bytes.clone();
     }
 
-    /** The length in bytes, as corosync counts it. */
+    /** {@return the length in bytes, as corosync counts it} */
     public int length() {
         return bytes.length;
     }

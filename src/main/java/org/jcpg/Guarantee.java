@@ -22,7 +22,7 @@ public enum Guarantee {
         this.code = code;
     }
 
-    /** The numeric {@code cpg_guarantee_t} value. */
+    /** {@return the numeric {@code cpg_guarantee_t} value} */
     public int code() {
         return code;
     }

@@ -9,6 +9,8 @@ package org.jcpg;
  */
 public record Member(long nodeId, int pid, Reason reason) {
     /**
+     * Checks the components.
+     *
      * @throws IllegalArgumentException if {@code nodeId} is not an unsigned 32-bit value
      * @throws NullPointerException     if {@code reason} is null
      */

@@ -24,6 +24,8 @@ public final class Message implements CpgEvent {
     private final MemorySegment payload;
 
     /**
+     * A message with these components; jcpg makes the delivered ones.
+     *
      * @param group   the group the message was sent to
      * @param nodeId  the sender's node id, an unsigned 32-bit value
      * @param pid     the sender's process id
@@ -39,32 +41,32 @@ public final class Message implements CpgEvent {
         this.pid = pid;
     }
 
-    /** The group the message was sent to. */
+    /** {@return the group the message was sent to} */
     public GroupName group() {
         return group;
     }
 
-    /** The sender's node id, an unsigned 32-bit value. */
+    /** {@return the sender's node id, an unsigned 32-bit value} */
     public long nodeId() {
         return nodeId;
     }
 
-    /** The sender's process id. */
+    /** {@return the sender's process id} */
     public int pid() {
         return pid;
     }
 
-    /** The message bytes: for a delivered message, a read-only view valid during the callback only. */
+    /** {@return the message bytes} For a delivered message, a read-only view valid during the callback only. */
     public MemorySegment payload() {
         return payload;
     }
 
-    /** A copy of the payload. */
+    /** {@return a copy of the payload} */
     public byte[] toByteArray() {
         return payload.toArray(ValueLayout.JAVA_BYTE);
     }
 
-    /** The payload's length in bytes. */
+    /** {@return the payload's length in bytes} */
     public long length() {
         return payload.byteSize();
     }

@@ -15,7 +15,7 @@ public enum ModelFlag {
         this.bit = bit;
     }
 
-    /** The flag's bit in {@code cpg_model_v1_data_t.flags}. */
+    /** {@return the flag's bit in {@code cpg_model_v1_data_t.flags}} */
     public int bit() {
         return bit;
     }

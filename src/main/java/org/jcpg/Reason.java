@@ -23,12 +23,17 @@ public enum Reason {
         this.code = code;
     }
 
-    /** The numeric {@code cpg_reason_t} value. */
+    /** {@return the numeric {@code cpg_reason_t} value} */
     public int code() {
         return code;
     }
 
-    /** The constant for a {@code cpg_reason_t} value; a value unknown to this version is {@link #UNDEFINED}. */
+    /**
+     * The constant for a {@code cpg_reason_t} value; a value unknown to this version is {@link #UNDEFINED}.
+     *
+     * @param code a {@code cpg_reason_t} value
+     * @return its constant, or {@link #UNDEFINED}
+     */
     public static Reason of(int code) {
         return code >= 0 && code < BY_CODE.length ? BY_CODE[code] : UNDEFINED;
     }

@@ -12,6 +12,8 @@ package org.jcpg;
  */
 public record RingId(long nodeId, long seq) {
     /**
+     * Checks the components.
+     *
      * @throws IllegalArgumentException if {@code nodeId} is not an unsigned 32-bit value
      */
     public RingId {

@@ -30,7 +30,7 @@ public final class ZeroCopyBuffer implements AutoCloseable {
         this.slot = slot;
     }
 
-    /** The buffer's memory, to fill with the message. Valid until the buffer or its connection is closed. */
+    /** {@return the buffer's memory, to fill with the message} Valid until the buffer or its connection is closed. */
     public MemorySegment segment() {
         return slot.segment();
     }
@@ -38,6 +38,8 @@ public final class ZeroCopyBuffer implements AutoCloseable {
     /**
      * Sends the first {@code length} bytes of the buffer to the connection's group.
      *
+     * @param guarantee the delivery order
+     * @param length    how many bytes, from the start of {@link #segment()}
      * @throws IllegalArgumentException if {@code length} is negative or beyond the buffer
      * @throws IllegalStateException    if the buffer or connection is closed, the connection
      *                                  is not in a group, or another thread is sending this buffer
@@ -53,6 +55,10 @@ public final class ZeroCopyBuffer implements AutoCloseable {
     /**
      * Like {@link #multicast}, but returns false instead of throwing when
      * the daemon's queue is full (TRY_AGAIN).
+     *
+     * @param guarantee the delivery order
+     * @param length    how many bytes, from the start of {@link #segment()}
+     * @return true if sent, false if the daemon asks to try again later
      */
     public boolean tryMulticast(Guarantee guarantee, long length) {
         return slot.multicast(Objects.requireNonNull(guarantee, "guarantee").code(), length);
