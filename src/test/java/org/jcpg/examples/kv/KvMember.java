@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import org.jcpg.CpgConnection;
 import org.jcpg.CpgException;
 import org.jcpg.GroupName;
 import org.jcpg.Member;
@@ -22,7 +23,8 @@ import org.jcpg.TotemChange;
  * ({@link MemberProcess} runs it). It prints {@code READY pid}, then answers
  * each command line with {@code OK verb [RESULT]} or {@code ERR verb PROBLEM}:
  * <ul>
- * <li>{@code join GROUPHEX [CHUNK]}: joins (snapshot chunks of at most CHUNK bytes);
+ * <li>{@code join GROUPHEX [CHUNK [DELAY_MS]]}: joins (snapshot chunks of at most CHUNK bytes, 0: the
+ *     default; a pause of DELAY_MS before sending a snapshot);
  * <li>{@code synced}: waits (20 s at most) until this replica holds the state;
  * <li>{@code put KEY VALUE}, {@code zput KEY SIZE} (a value of SIZE bytes through a zero-copy
  *     buffer): answer the update's position once applied here;
@@ -111,6 +113,7 @@ public final class KvMember {
     };
 
     public static void main(String[] args) throws Exception {
+        warmUp();
         print("READY " + ProcessHandle.current().pid());
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         String line;
@@ -129,13 +132,30 @@ public final class KvMember {
         Runtime.getRuntime().halt(0);
     }
 
+    /**
+     * Connects once and closes, so that the first join does not pay for loading libcpg and
+     * linking its functions (seconds on a loaded machine): the demo starts its JVMs early and
+     * joins them one by one.
+     */
+    private static void warmUp() {
+        try (CpgConnection warm = CpgConnection.open(new org.jcpg.CpgListener() {
+        })) {
+            warm.localNodeId();
+        } catch (RuntimeException | LinkageError noDaemonYet) {
+            // the join will report it
+        }
+    }
+
     private static String run(String[] words) throws Exception {
         return switch (words[0]) {
             case "join" -> {
                 ReplicatedMap.Builder builder = ReplicatedMap.builder(GroupName.ofBytes(HexFormat.of().parseHex(words[1])))
                         .listener(LISTENER);
-                if (words.length > 2) {
+                if (words.length > 2 && !words[2].equals("0")) {
                     builder.chunkSize(Integer.parseInt(words[2]));
+                }
+                if (words.length > 3) {
+                    builder.snapshotDelay(Duration.ofMillis(Long.parseLong(words[3])));
                 }
                 map = builder.join();
                 yield map.nodeId() + " " + map.pid();

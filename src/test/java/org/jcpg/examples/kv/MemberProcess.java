@@ -133,7 +133,13 @@ public final class MemberProcess implements AutoCloseable {
 
     /** Joins {@code group}; {@code chunk}: snapshot bytes per message (0: the default). */
     public void join(GroupName group, int chunk) throws InterruptedException {
-        String[] ids = command("join " + HexFormat.of().formatHex(group.toBytes()) + (chunk > 0 ? " " + chunk : "")).split(" ");
+        join(group, chunk, 0);
+    }
+
+    /** As {@link #join(GroupName, int)}; a snapshot this member sends waits {@code snapshotDelayMillis} first. */
+    public void join(GroupName group, int chunk, long snapshotDelayMillis) throws InterruptedException {
+        String[] ids = command("join " + HexFormat.of().formatHex(group.toBytes()) + " " + chunk + " " + snapshotDelayMillis)
+                .split(" ");
         nodeId = Long.parseLong(ids[0]);
     }
 

@@ -129,6 +129,7 @@ public final class ReplicatedMap implements AutoCloseable {
         private CpgEventLoop loop;
         private int chunkSize = Integer.MAX_VALUE;
         private Duration sendTimeout = Duration.ofSeconds(30);
+        private Duration snapshotDelay = Duration.ZERO;
 
         private Builder(GroupName group) {
             this.group = Objects.requireNonNull(group, "group");
@@ -160,6 +161,16 @@ public final class ReplicatedMap implements AutoCloseable {
         /** How long a send waits while corosync's queue is full (default 30 s). */
         public Builder sendTimeout(Duration timeout) {
             this.sendTimeout = Objects.requireNonNull(timeout, "timeout");
+            return this;
+        }
+
+        /**
+         * A pause before this member sends a snapshot (default none). The snapshot holds the
+         * state as of the configuration change whatever the pause; updates delivered meanwhile
+         * reach the joiner through its buffer. The tests use it to widen that window.
+         */
+        public Builder snapshotDelay(Duration delay) {
+            this.snapshotDelay = Objects.requireNonNull(delay, "delay");
             return this;
         }
 
@@ -198,6 +209,7 @@ public final class ReplicatedMap implements AutoCloseable {
     private final GroupName group;
     private final Listener listener;
     private final Duration sendTimeout;
+    private final Duration snapshotDelay;
     private final int chunkSize;
     private final CpgEventLoop loop;
     private final boolean ownLoop;
@@ -220,6 +232,7 @@ public final class ReplicatedMap implements AutoCloseable {
         this.group = builder.group;
         this.listener = builder.listener;
         this.sendTimeout = builder.sendTimeout;
+        this.snapshotDelay = builder.snapshotDelay;
         this.ownLoop = builder.loop == null;
         this.loop = ownLoop ? CpgEventLoop.builder().name("replicated-map").start() : builder.loop;
         this.snapshotSender = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().daemon()
@@ -570,8 +583,11 @@ public final class ReplicatedMap implements AutoCloseable {
     }
 
     private void becomeSynced(long epoch, boolean fresh, int replayed) {
-        synced.complete(null);
-        listener.synced(this, epoch, fresh, replica.entries.size(), replayed);
+        try {
+            listener.synced(this, epoch, fresh, replica.entries.size(), replayed);
+        } finally {
+            synced.complete(null);
+        }
     }
 
     /** Sends the state taken at {@code epoch}, in chunks that each fit in one atomic message. */
@@ -579,13 +595,14 @@ public final class ReplicatedMap implements AutoCloseable {
         int count = Math.max(1, (state.length + chunkSize - 1) / chunkSize);
         snapshotSender.execute(() -> {
             try {
+                Thread.sleep(snapshotDelay);
                 for (int i = 0; i < count; i++) {
                     int from = i * chunkSize;
                     byte[] chunk = Wire.chunk(epoch, i, count, state, from, Math.min(chunkSize, state.length - from));
                     cpg.multicast(Guarantee.AGREED, sendTimeout, MemorySegment.ofArray(chunk));
                 }
                 listener.snapshotSent(this, epoch, state.length, count);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | InterruptedException e) {
                 // The connection is gone or closing: the others see us leave, and the next
                 // configuration change picks another sender.
                 System.getLogger(ReplicatedMap.class.getName()).log(System.Logger.Level.DEBUG,
