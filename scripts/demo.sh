@@ -41,7 +41,7 @@ done
 export JAVA_HOME; JAVA_HOME=$(find_jdk)
 cd "$JCPG_ROOT"
 log "building (mvn test-compile)"
-mvn -B -q -ntp test-compile
+mvn -B -q -ntp -Dstyle.color="$color" test-compile
 demo=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -XX:TieredStopAtLevel=1 -Xshare:auto
   -Djcpg.root="$JCPG_ROOT" -cp "$JCPG_ROOT/target/classes:$JCPG_ROOT/target/test-classes"
   org.jcpg.examples.demo.Demo --color "$color")

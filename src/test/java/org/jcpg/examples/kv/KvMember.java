@@ -113,9 +113,6 @@ public final class KvMember {
     };
 
     public static void main(String[] args) throws Exception {
-        // The member reports a lost connection as an event line; the library's warning would
-        // only interleave with the demo's timeline on the shared terminal.
-        java.util.logging.Logger.getLogger("org.jcpg").setLevel(java.util.logging.Level.SEVERE);
         warmUp();
         print("READY " + ProcessHandle.current().pid());
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
