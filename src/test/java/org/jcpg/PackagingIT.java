@@ -139,9 +139,13 @@ class PackagingIT {
                 .contains("WARNING: Use --enable-native-access=org.jcpg to avoid a warning").endsWith(NOT_RUNNING);
 
         // What a JDK that denies native access by default (or --illegal-native-access=deny) says.
-        Run denied = run(concat(List.of("--illegal-native-access=deny"), concat(tool, List.of("--debug"))));
-        assertThat(denied.exit()).isNotZero();
-        assertThat(denied.err()).contains("java.lang.IllegalCallerException: Illegal native access from module org.jcpg");
+        Run denied = run(concat(List.of("--illegal-native-access=deny"), tool));
+        assertThat(denied.exit()).isEqualTo(1);
+        assertThat(denied.err()).isEqualTo("jcpg: java denies jcpg native access: run it with"
+                + " --enable-native-access=org.jcpg (module path) or --enable-native-access=ALL-UNNAMED"
+                + " (class path); java -jar needs neither\n");
+        Run debug = run(concat(List.of("--illegal-native-access=deny"), concat(tool, List.of("--debug"))));
+        assertThat(debug.err()).contains("java.lang.IllegalCallerException: Illegal native access from module org.jcpg");
     }
 
     @Test

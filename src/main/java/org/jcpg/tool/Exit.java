@@ -4,7 +4,7 @@ package org.jcpg.tool;
 final class Exit {
     /** Done. */
     static final int OK = 0;
-    /** The command line or its input is wrong: unknown option, bad group name, invalid hex, unreadable file. */
+    /** The command line or its input is wrong: unknown option, bad group name, invalid hex, unreadable file, no native access. */
     static final int USAGE = 1;
     /** corosync cannot be reached: not running in this network namespace, gone, or libcpg missing. */
     static final int UNREACHABLE = 2;
@@ -20,7 +20,8 @@ final class Exit {
     static final String TABLE = """
             Exit codes:
               0    done
-              1    usage error or bad input (unknown option, bad group name, invalid hex, unreadable file)
+              1    usage error or bad input (unknown option, bad group name, invalid hex, unreadable file,
+                   java run without native access for jcpg)
               2    corosync not reachable (not running in this network namespace, went away, libcpg missing)
               3    timeout (listen: nothing arrived in time; send: not delivered back in time)
               4    members: the group has no members

@@ -123,6 +123,13 @@ public final class Main {
             }
             return new Failure(Exit.CPG_ERROR, "corosync refused: " + e.getMessage() + hint(e.error()), e);
         }
+        for (Throwable cause = t; cause != null; cause = cause.getCause()) {
+            if (cause instanceof IllegalCallerException) {
+                return new Failure(Exit.USAGE, "java denies jcpg native access: run it with"
+                        + " --enable-native-access=org.jcpg (module path) or --enable-native-access=ALL-UNNAMED"
+                        + " (class path); java -jar needs neither", t);
+            }
+        }
         if (t instanceof UnsatisfiedLinkError e) {
             String message = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
             return new Failure(Exit.UNREACHABLE, "cannot load libcpg (install the package libcpg4): " + message, e);
