@@ -38,7 +38,7 @@ public final class BenchReport {
     /** Fields of a result whose median is reported. */
     static final List<String> FIELDS = List.of("msgs_per_s", "mb_per_s", "send_p50_us", "send_p99_us",
             "deliver_p50_us", "deliver_p99_us", "try_again", "client_cpu_us_per_msg", "daemon_cpu_us_per_msg",
-            "alloc_bytes_per_msg");
+            "alloc_bytes_per_msg", "jit_cpu_us_per_msg");
     /** Fields of which the ratio Java/C is reported. */
     static final List<String> RATIO_FIELDS = List.of("msgs_per_s", "client_cpu_us_per_msg", "daemon_cpu_us_per_msg");
     /** Series in display order: impl, mode, the C mode a Java mode is compared with. */
@@ -166,9 +166,11 @@ public final class BenchReport {
         System.out.println();
         System.out.println("Medians over the pairs; ratio = Java/C (copy, segment, bytearray, loop vs C copy;"
                 + " zerocopy vs C zerocopy).");
-        System.out.println("client and daemon CPU in microseconds per message.");
-        System.out.printf(Locale.ROOT, "%-8s %-10s %-9s %10s %10s %6s  %8s %8s %6s  %8s %8s %6s%n", "size", "Java mode", "C mode",
-                "C msgs/s", "J msgs/s", "J/C", "C cpu", "J cpu", "J/C", "C daemon", "J daemon", "J/C");
+        System.out.println("client and daemon CPU in microseconds per message; J jit: the part of J cpu that the JIT"
+                + " compiler threads used; J alloc: bytes Java allocated per message.");
+        System.out.printf(Locale.ROOT, "%-8s %-10s %-9s %10s %10s %6s  %8s %8s %6s  %8s %8s %6s  %6s %7s%n", "size", "Java mode",
+                "C mode", "C msgs/s", "J msgs/s", "J/C", "C cpu", "J cpu", "J/C", "C daemon", "J daemon", "J/C", "J jit",
+                "J alloc");
         for (int size : sizes) {
             for (String[] s : SERIES) {
                 if (s[2] == null) {
@@ -191,6 +193,10 @@ public final class BenchReport {
                             jv == null ? Double.NaN : num(jv).doubleValue(),
                             r == null ? "-" : String.format(Locale.ROOT, "%.2f", num(r).doubleValue())));
                 }
+                Object jit = java == null ? null : java.get("jit_cpu_us_per_msg");
+                Object alloc = java == null ? null : java.get("alloc_bytes_per_msg");
+                row.append(String.format(Locale.ROOT, "  %6.2f %7.1f", jit == null ? Double.NaN : num(jit).doubleValue(),
+                        alloc == null ? Double.NaN : num(alloc).doubleValue()));
                 System.out.println(row);
             }
         }

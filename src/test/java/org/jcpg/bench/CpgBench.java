@@ -404,6 +404,8 @@ public final class CpgBench {
         long cpu;
         long daemonTicks;
         long alloc;
+        long jitStart;
+        long jit;
 
         void start() throws Throwable {
             if (DIAG) {
@@ -412,6 +414,7 @@ public final class CpgBench {
                 System.err.println("CpgBench: timed part starts " + java.time.Instant.now());
             }
             daemonStart = daemonTicks();
+            jitStart = compilerCpuNanos();
             allocStart = allocated();
             cpuStart = processCpuNanos();
             startNanos = System.nanoTime();
@@ -421,6 +424,7 @@ public final class CpgBench {
             endNanos = lastDelivery;
             cpu = processCpuNanos() - cpuStart;
             alloc = allocated() - allocStart;
+            jit = compilerCpuNanos() - jitStart;
             daemonTicks = daemonTicks() - daemonStart;
             if (DIAG) {
                 System.err.println("CpgBench: timed part ends " + java.time.Instant.now());
@@ -441,6 +445,17 @@ public final class CpgBench {
 
         private java.util.Map<String, Long> threadsAtStart;
         private java.util.Map<String, Long> cpuAtStart;
+    }
+
+    /** CPU of the JIT compiler threads so far (a part of the process's, reported apart: it ends with the warm-up). */
+    private static long compilerCpuNanos() throws java.io.IOException {
+        long sum = 0;
+        for (var task : taskCpu().entrySet()) {
+            if (task.getKey().contains(" C1 Compiler") || task.getKey().contains(" C2 Compiler")) {
+                sum += task.getValue();
+            }
+        }
+        return sum;
     }
 
     /** Nanoseconds on CPU of each native thread of this process (schedstat), by "tid name". */
@@ -541,6 +556,7 @@ public final class CpgBench {
                 .append(",\"client_cpu_us_per_msg\":").append(fmt(m.cpu / 1e3 / count, 2))
                 .append(",\"daemon_cpu_us_per_msg\":").append(fmt(m.daemonTicks * 1e6 / ticksPerSecond / count, 2))
                 .append(",\"alloc_bytes_per_msg\":").append(m.alloc < 0 ? "null" : fmt((double) m.alloc / count, 1))
+                .append(",\"jit_cpu_us_per_msg\":").append(fmt(m.jit / 1e3 / count, 2))
                 .append('}');
         System.out.println(json);
         System.out.flush();
