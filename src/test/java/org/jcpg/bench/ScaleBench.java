@@ -433,7 +433,7 @@ public final class ScaleBench {
         o.println("written: " + out);
     }
 
-    private static double median(List<String> lines, String key) {
+    static double median(List<String> lines, String key) {
         double[] values = lines.stream().mapToDouble(line -> number(line, key)).sorted().toArray();
         int n = values.length;
         return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
