@@ -73,7 +73,7 @@ export BENCH_JAVA=$JAVA_HOME/bin/java
 export BENCH_CP="$JCPG_ROOT/target/jmh/classes:$JCPG_ROOT/target/jmh/test-classes:$(cat target/jmh/classpath.txt)"
 export BENCH_INFO=$JCPG_ROOT/$info BENCH_C_RESULT=$JCPG_ROOT/target/bench/jmh-c-$stamp.json
 export BENCH_OUT=$JCPG_ROOT/bench-results/jmh-$stamp.json BENCH_QUICK=$quick
-export BENCH_CALLS=$([ -n "$quick" ] && echo 2000000 || echo 20000000)
+export BENCH_CALLS=$([ -n "$quick" ] && echo 1000000 || echo 5000000)
 status=0
 "$JCPG_ROOT/scripts/with-corosync.sh" "$JCPG_ROOT/scripts/bench-jmh.sh" --inside || status=$?
 rm -f "$info" "$BENCH_C_RESULT"

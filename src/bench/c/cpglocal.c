@@ -1,7 +1,7 @@
 /*
  * cpglocal: the C side of the no-IPC call micro-benchmark (scripts/bench-jmh.sh).
  *
- * Usage: cpglocal [CALLS]      (default 20000000)
+ * Usage: cpglocal [CALLS]      (default 5000000)
  *
  * Connects (cpg_initialize, no callbacks: nothing is dispatched), then times
  * CALLS calls of cpg_max_atomic_msgsize_get and of cpg_flow_control_state_get
@@ -65,7 +65,7 @@ static double time_flow_control(cpg_handle_t handle, long calls) {
 }
 
 int main(int argc, char **argv) {
-	long calls = argc > 1 ? atol(argv[1]) : 20000000L;
+	long calls = argc > 1 ? atol(argv[1]) : 5000000L;
 	if (calls < 1) {
 		fprintf(stderr, "usage: cpglocal [CALLS]\n");
 		return 1;
