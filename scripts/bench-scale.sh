@@ -5,7 +5,8 @@
 # src/test/java/org/jcpg/bench/ScaleBench.java), against a private corosync:
 #   - throughput: 1, 2, 4 and 8 sender processes at once (child JVMs, one
 #     connection each, each in a group of its own), S seconds (default 5) of
-#     SIZE-byte (default 1024) AGREED messages after a shared start signal:
+#     SIZE-byte (default 1024) AGREED messages after a shared start signal
+#     (on TRY_AGAIN a sender waits up to 10 ms for its fd instead of spinning):
 #     aggregate msgs/s, client CPU per message (all the senders' CPU over all
 #     their deliveries) and the daemon's CPU per message and in cores;
 #     N rounds (default 1), alternating the order, medians;
