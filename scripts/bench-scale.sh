@@ -15,7 +15,7 @@
 #     outside the heap (NMT), process RSS, fds and the daemon's RSS, per
 #     connection.
 # Prints two tables and writes bench-results/scale-<timestamp>.json.
-# About 3 minutes; --quick: 2-second windows and up to 100 connections.
+# About 4 minutes; --quick: 2-second windows and up to 100 connections.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
