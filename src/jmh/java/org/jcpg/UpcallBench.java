@@ -82,7 +82,7 @@ public class UpcallBench {
         deliverStub = Upcalls.allocate(dispatcher, arena).deliver();
         emptyStub = Upcalls.allocate(new Upcalls.Target() {
             @Override
-            public void deliver(MemorySegment groupName, int nodeId, int pid, MemorySegment message, long length) {
+            public void deliver(long groupName, int nodeId, int pid, long message, long length) {
                 sink += length;
             }
 
@@ -149,7 +149,7 @@ public class UpcallBench {
 
     @Benchmark
     public long javaDeliver() {
-        dispatcher.deliver(groupAsPassed, 1, 4242, payloadAsPassed, PAYLOAD);
+        dispatcher.deliver(groupAsPassed.address(), 1, 4242, payloadAsPassed.address(), PAYLOAD);
         return sink;
     }
 }
