@@ -58,14 +58,7 @@ mvn -B -q -ntp -Pbench dependency:build-classpath -Dmdep.includeScope=test \
 stamp=$(date +%Y%m%d-%H%M%S)
 info=target/bench/jmh-info-$stamp.txt
 {
-  echo "date=$(date --iso-8601=seconds)"
-  echo "machine.nproc=$(nproc)"
-  echo "machine.model_name=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-  echo "machine.kernel=$(uname -r)"
-  echo "machine.loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "machine.corosync=$(corosync -v 2>/dev/null | sed -n "s/.*version '\([^']*\)'.*/\1/p" | head -n 1)"
-  echo "machine.jdk=$("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.runtime\.version = //p')"
-  echo "machine.gcc=$(gcc -dumpfullversion)"
+  machine_info
   echo "parameters.quick=$([ -n "$quick" ] && echo true || echo false)"
 } >"$info"
 

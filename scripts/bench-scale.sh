@@ -75,13 +75,7 @@ runs=$JCPG_ROOT/target/bench/scale-runs-$stamp.jsonl
 info=$JCPG_ROOT/target/bench/scale-info-$stamp.txt
 : >"$runs"
 {
-  echo "date=$(date --iso-8601=seconds)"
-  echo "machine.nproc=$(nproc)"
-  echo "machine.model_name=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-  echo "machine.kernel=$(uname -r)"
-  echo "machine.loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "machine.corosync=$(corosync -v 2>/dev/null | sed -n "s/.*version '\([^']*\)'.*/\1/p" | head -n 1)"
-  echo "machine.jdk=$("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.runtime\.version = //p')"
+  machine_info
   echo "parameters.rounds=$rounds"
   echo "parameters.seconds=$seconds"
   echo "parameters.size=$size"

@@ -141,14 +141,7 @@ runs=$JCPG_ROOT/target/bench/runs-$stamp.jsonl
 info=$JCPG_ROOT/target/bench/info-$stamp.txt
 : >"$runs"
 {
-  echo "date=$(date --iso-8601=seconds)"
-  echo "machine.nproc=$(nproc)"
-  echo "machine.model_name=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-  echo "machine.kernel=$(uname -r)"
-  echo "machine.corosync=$(corosync -v 2>/dev/null | sed -n "s/.*version '\([^']*\)'.*/\1/p" | head -n 1)"
-  echo "machine.libcpg=$(dpkg-query -W -f='${Version}' libcpg4 2>/dev/null || true)"
-  echo "machine.jdk=$("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.runtime\.version = //p') ($("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.vm\.vendor = //p'))"
-  echo "machine.gcc=$(gcc -dumpfullversion)"
+  machine_info
   echo "parameters.pairs=$pairs"
   echo "parameters.quick=$([ $quick = 1 ] && echo true || echo false)"
   echo "parameters.sizes=${sizes[*]}"

@@ -28,3 +28,16 @@ find_jdk() {
 need_root() {
   [ "$(id -u)" = 0 ] || die "$1 needs root (network and mount namespaces, apt-get). Run it with sudo."
 }
+
+# The machine a benchmark ran on, as key=value lines for its report (JAVA_HOME set).
+machine_info() {
+  echo "date=$(date --iso-8601=seconds)"
+  echo "machine.nproc=$(nproc)"
+  echo "machine.model_name=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+  echo "machine.kernel=$(uname -r)"
+  echo "machine.loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "machine.corosync=$(corosync -v 2>/dev/null | sed -n "s/.*version '\([^']*\)'.*/\1/p" | head -n 1)"
+  echo "machine.libcpg=$(dpkg-query -W -f='${Version}' libcpg4 2>/dev/null || true)"
+  echo "machine.jdk=$("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.runtime\.version = //p') ($("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.vm\.vendor = //p'))"
+  if command -v gcc >/dev/null; then echo "machine.gcc=$(gcc -dumpfullversion)"; fi
+}
