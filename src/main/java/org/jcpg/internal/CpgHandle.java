@@ -508,7 +508,7 @@ public final class CpgHandle {
             synchronized (flowControlState) {
                 int rc;
                 try {
-                    rc = (int) FLOW_CONTROL_STATE_GET.invokeExact(handle, flowControlState);
+                    rc = (int) FlowControlStateGet.HANDLE.invokeExact(handle, flowControlState);
                 } catch (Throwable t) {
                     throw new AssertionError(t);
                 }
@@ -523,11 +523,14 @@ public final class CpgHandle {
     /**
      * libcpg reads a field under its handle database's mutex, without IPC:
      * a critical downcall (no thread-state transition) keeps the public call
-     * within nanoseconds of C's.
+     * within nanoseconds of C's. A holder class: linking it loads libcpg,
+     * which must fail where {@code open} does, not when this class loads.
      */
-    private static final MethodHandle FLOW_CONTROL_STATE_GET = Linker.nativeLinker().downcallHandle(
-            cpg_h.cpg_flow_control_state_get$address(), cpg_h.cpg_flow_control_state_get$descriptor(),
-            Linker.Option.critical(false));
+    private static final class FlowControlStateGet {
+        static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(
+                cpg_h.cpg_flow_control_state_get$address(), cpg_h.cpg_flow_control_state_get$descriptor(),
+                Linker.Option.critical(false));
+    }
 
     /** Every waiting event ({@code CS_DISPATCH_ALL}); the caller holds a lease. Not under the IPC lock. */
     int dispatchAll() {
