@@ -223,6 +223,13 @@ public final class BundleQueue {
                 lock.unlock();
             }
             flusher.interrupt();
+            if (Thread.currentThread() != flusher) {
+                try {
+                    flusher.join(1000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
         }
         return dropped;
     }
