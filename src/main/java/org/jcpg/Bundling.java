@@ -79,6 +79,7 @@ public final class Bundling {
     final int maxBundleBytes;
     final long queueBytes;
     final Duration maxDelay;
+    final int maxInFlight;
     final boolean acceptUnbundled;
     final BiConsumer<Message, String> onRejected;
 
@@ -86,6 +87,7 @@ public final class Bundling {
         this.maxBundleBytes = builder.maxBundleBytes;
         this.queueBytes = builder.queueBytes;
         this.maxDelay = builder.maxDelay;
+        this.maxInFlight = builder.maxInFlight;
         this.acceptUnbundled = builder.acceptUnbundled;
         this.onRejected = builder.onRejected != null ? builder.onRejected
                 : (message, reason) -> LOG.log(System.Logger.Level.WARNING, "dropped a message of node "
@@ -143,6 +145,11 @@ public final class Bundling {
         return maxDelay;
     }
 
+    /** The most bundles of one sender on their way at once. */
+    public int maxInFlight() {
+        return maxInFlight;
+    }
+
     public boolean acceptsUnbundled() {
         return acceptUnbundled;
     }
@@ -150,7 +157,7 @@ public final class Bundling {
     @Override
     public String toString() {
         return "Bundling[maxBundleBytes=" + maxBundleBytes + ", queueBytes=" + queueBytes + ", maxDelay=" + maxDelay
-                + ", acceptUnbundled=" + acceptUnbundled + "]";
+                + ", maxInFlight=" + maxInFlight + ", acceptUnbundled=" + acceptUnbundled + "]";
     }
 
     /** The options of bundling. */
@@ -158,6 +165,7 @@ public final class Bundling {
         private int maxBundleBytes = 64 * 1024;
         private long queueBytes = 1 << 20;
         private Duration maxDelay = Duration.ofMillis(1);
+        private int maxInFlight = 4;
         private boolean acceptUnbundled;
         private BiConsumer<Message, String> onRejected;
 
@@ -192,7 +200,25 @@ public final class Bundling {
             return this;
         }
 
-        /** The longest pause between attempts while the daemon refuses (default 1 ms; 10 µs to 1 s). */
+        /**
+         * How many of a sender's bundles may be on their way (handed to libcpg,
+         * not yet delivered back to its connection) before the next one waits
+         * and fills (default 4; 1 to 1024). Fewer: larger bundles and less
+         * work for the daemon under load; more: less waiting.
+         */
+        public Builder maxInFlight(int bundles) {
+            if (bundles < 1 || bundles > 1024) {
+                throw new IllegalArgumentException("1 to 1024 bundles in flight, not " + bundles);
+            }
+            this.maxInFlight = bundles;
+            return this;
+        }
+
+        /**
+         * The longest a bundle waits for the sender's earlier bundles to be
+         * delivered, and the longest pause between attempts while the daemon
+         * refuses (default 1 ms; 10 µs to 1 s).
+         */
         public Builder maxDelay(Duration delay) {
             if (delay.compareTo(Duration.ofNanos(10_000)) < 0 || delay.compareTo(Duration.ofSeconds(1)) > 0) {
                 throw new IllegalArgumentException("a maximum delay from 10 µs to 1 s, not " + delay);

@@ -68,6 +68,7 @@ public final class BundlingReceiver implements CpgListener {
             return;
         }
         bundles.increment();
+        BundlingSender.delivered(connection, bundle.nodeId(), bundle.pid());
         Throwable first = null;
         int suppressed = 0;
         long offset = BundleFrame.HEADER_BYTES;

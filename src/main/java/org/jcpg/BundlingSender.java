@@ -2,7 +2,10 @@ package org.jcpg;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.Collections;
+import java.util.Map;
 import java.util.Objects;
+import java.util.WeakHashMap;
 import org.jcpg.internal.BundleFrame;
 import org.jcpg.internal.BundleQueue;
 import org.jcpg.internal.CpgHandle;
@@ -12,7 +15,7 @@ import org.jcpg.internal.CpgHandle;
  * copied into the bundle being filled and goes out with it, in the order of
  * the sends. Made by {@link Bundling#sender}.
  *
- * <p>Thread-safe: any number of threads may send at once. The queue is
+ * <p>One sender per connection. Thread-safe: any number of threads may send at once. The queue is
  * bounded ({@link Bundling.Builder#queueBytes}): when it is full,
  * {@link #trySend} refuses and {@link #send} waits up to its timeout;
  * nothing is dropped. A message is "sent" when it is in the queue; it is
@@ -30,9 +33,13 @@ import org.jcpg.internal.CpgHandle;
  */
 public final class BundlingSender implements AutoCloseable {
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(10);
+    private static final int PID = (int) ProcessHandle.current().pid();
+    /** The open sender of each connection, for its receiver to report the sender's own bundles. */
+    private static final Map<CpgConnection, BundlingSender> SENDERS = Collections.synchronizedMap(new WeakHashMap<>());
 
     private final CpgConnection connection;
     private final BundleQueue queue;
+    private final long localNodeId;
     private volatile boolean closed;
 
     BundlingSender(CpgConnection connection, Bundling bundling) {
@@ -46,8 +53,24 @@ public final class BundlingSender implements AutoCloseable {
                     + " bytes exceed the atomic message size " + atomic);
         }
         long largest = atomic - BundleFrame.HEADER_BYTES - BundleFrame.LENGTH_BYTES;
+        this.localNodeId = connection.localNodeId();
         this.queue = new BundleQueue("jcpg-bundler", this::transmit, bundling.maxBundleBytes, largest,
-                bundling.queueBytes, bundling.maxDelay.toNanos());
+                bundling.queueBytes, bundling.maxDelay.toNanos(), bundling.maxInFlight);
+        if (SENDERS.putIfAbsent(connection, this) != null) {
+            queue.close(0);
+            throw new IllegalStateException(connection + " already has an open bundling sender");
+        }
+    }
+
+    /** A {@link BundlingReceiver} on {@code connection} delivered a bundle of {@code nodeId}/{@code pid}. */
+    static void delivered(CpgConnection connection, long nodeId, int pid) {
+        if (pid != PID || connection == null) {
+            return;
+        }
+        BundlingSender sender = SENDERS.get(connection);
+        if (sender != null && sender.localNodeId == nodeId) {
+            sender.queue.selfDelivered();
+        }
     }
 
     private boolean transmit(MemorySegment frame) {
@@ -138,7 +161,12 @@ public final class BundlingSender implements AutoCloseable {
             return;
         }
         closed = true;
-        long dropped = queue.close(CLOSE_TIMEOUT.toNanos());
+        long dropped;
+        try {
+            dropped = queue.close(CLOSE_TIMEOUT.toNanos());
+        } finally {
+            SENDERS.remove(connection, this);
+        }
         if (dropped != 0) {
             throw new IllegalStateException("closed with " + dropped
                     + " messages that libcpg never took: they are dropped");

@@ -271,7 +271,7 @@ class BundlingUnitTest {
     @Timeout(30)
     void atLowLoadEachMessageGoesOutAtOnceAlone() throws Exception {
         Gate gate = new Gate();
-        BundleQueue queue = new BundleQueue("unit", gate, 1024, 4096, 8192, 1_000_000);
+        BundleQueue queue = new BundleQueue("unit", gate, 1024, 4096, 8192, 1_000_000, 4);
         for (int i = 0; i < 5; i++) {
             assertThat(queue.offer(seg("m" + i), 0)).isTrue();
             // sent on this thread before offer returned: no wait, no other thread
@@ -288,7 +288,7 @@ class BundlingUnitTest {
         Gate gate = new Gate();
         int bundleBytes = 256;
         int capacity = 1024;
-        BundleQueue queue = new BundleQueue("unit", gate, bundleBytes, 4096, capacity, 50_000);
+        BundleQueue queue = new BundleQueue("unit", gate, bundleBytes, 4096, capacity, 50_000, 4);
         gate.refuse.set(true);
         List<String> accepted = new ArrayList<>();
         int i = 0;
@@ -322,9 +322,37 @@ class BundlingUnitTest {
 
     @Test
     @Timeout(30)
+    void whileTheWindowIsFullMessagesFillTheNextBundleWhichWaitsAtMostTheMaximumDelay() throws Exception {
+        Gate gate = new Gate();
+        long maxDelay = 300_000_000L;
+        BundleQueue queue = new BundleQueue("unit", gate, 1024, 4096, 8192, maxDelay, 1);
+        assertThat(queue.offer(seg("m1"), 0)).isTrue();
+        queue.selfDelivered();                 // m1 came back: from now on one bundle in flight at most
+        assertThat(queue.offer(seg("m2"), 0)).isTrue();
+        assertThat(gate.frames).hasSize(2);   // nothing in flight: at once
+        for (String m : List.of("m3", "m4", "m5")) {
+            assertThat(queue.offer(seg(m), 0)).isTrue();
+        }
+        Thread.sleep(50);
+        assertThat(gate.frames).hasSize(2);   // m2 is in flight: the next bundle fills
+        queue.selfDelivered();
+        assertThat(queue.drain(5_000_000_000L)).isTrue();
+        assertThat(gate.frames).hasSize(3);
+        assertThat(BundleFrame.validate(MemorySegment.ofArray(gate.frames.get(2)))).isEqualTo(3);
+        // a delivery report that never comes stalls a bundle for the maximum delay, not for ever
+        long start = System.nanoTime();
+        assertThat(queue.offer(seg("m6"), 0)).isTrue();
+        assertThat(queue.drain(5_000_000_000L)).isTrue();
+        assertThat(System.nanoTime() - start).isGreaterThanOrEqualTo(maxDelay);
+        assertThat(gate.messages()).containsExactly("m1", "m2", "m3", "m4", "m5", "m6");
+        queue.close(1_000_000_000L);
+    }
+
+    @Test
+    @Timeout(30)
     void aMessageLargerThanABundleGoesAloneAndTooLargeIsRefused() throws Exception {
         Gate gate = new Gate();
-        BundleQueue queue = new BundleQueue("unit", gate, 64, 1000, 128, 50_000);
+        BundleQueue queue = new BundleQueue("unit", gate, 64, 1000, 128, 50_000, 4);
         String big = "x".repeat(500);
         assertThat(queue.offer(seg(big), 0)).isTrue();
         assertThat(gate.messages()).containsExactly(big);
@@ -343,7 +371,7 @@ class BundlingUnitTest {
                 throw new CpgException("cpg_mcast_joined", 2);
             }
             return !refuse.get();
-        }, 256, 1000, 4096, 50_000);
+        }, 256, 1000, 4096, 50_000, 4);
         assertThat(queue.offer(seg("fine"), 0)).isTrue();
         refuse.set(true);
         assertThat(queue.offer(seg("queued-1"), 0)).isTrue();
@@ -369,7 +397,7 @@ class BundlingUnitTest {
     @Timeout(30)
     void manyThreadsKeepTheirOwnOrder() throws Exception {
         Gate gate = new Gate();
-        BundleQueue queue = new BundleQueue("unit", gate, 512, 4096, 4096, 50_000);
+        BundleQueue queue = new BundleQueue("unit", gate, 512, 4096, 4096, 50_000, 4);
         int threads = 4;
         int each = 5000;
         List<Thread> senders = new ArrayList<>();

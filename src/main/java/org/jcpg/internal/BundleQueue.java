@@ -46,7 +46,7 @@ public final class BundleQueue {
     /** Bundles an application thread sends before it hands the flusher role to the queue's thread. */
     private static final int INLINE_ROUNDS = 4;
 
-    private enum Outcome { EMPTY, SENT, REFUSED }
+    private enum Outcome { EMPTY, SENT, REFUSED, WINDOW_FULL }
 
     private static final class Bundle {
         final MemorySegment frame;
@@ -72,6 +72,8 @@ public final class BundleQueue {
     private final Condition space = lock.newCondition();
     private final Condition idle = lock.newCondition();
     private final Condition work = lock.newCondition();
+    private final Condition windowOpen = lock.newCondition();
+    private final int window;
     private final ArrayDeque<Bundle> pending = new ArrayDeque<>();
     private final ArrayDeque<Bundle> spare = new ArrayDeque<>();
     private final Thread flusher;
@@ -80,6 +82,10 @@ public final class BundleQueue {
     private boolean handedOver;
     private boolean closed;
     private RuntimeException failure;
+    /** Own bundles handed to libcpg and not yet delivered back ({@link #selfDelivered}). */
+    private int inFlight;
+    /** Whether deliveries of own bundles are reported: only then does the window apply. */
+    private boolean wired;
     private long accepted;
     private long sent;
     private long bundles;
@@ -95,8 +101,9 @@ public final class BundleQueue {
      *                       alone exceeds it is still accepted into an empty queue
      */
     public BundleQueue(String name, Transport transport, long bundleBytes, long largestMessage, long capacity,
-                       long maxPauseNanos) {
+                       long maxPauseNanos, int window) {
         this.transport = transport;
+        this.window = window;
         this.bundleBytes = bundleBytes;
         this.largestMessage = largestMessage;
         this.capacity = capacity;
@@ -219,6 +226,7 @@ public final class BundleQueue {
                 queued = 0;
                 work.signalAll();
                 idle.signalAll();
+                windowOpen.signalAll();
             } finally {
                 lock.unlock();
             }
@@ -247,11 +255,11 @@ public final class BundleQueue {
 
     private void flushInline() {
         for (int round = 0; round < INLINE_ROUNDS; round++) {
-            Outcome outcome = sendHead();
+            Outcome outcome = sendHead(false);
             if (outcome == Outcome.EMPTY) {
                 return;
             }
-            if (outcome == Outcome.REFUSED) {
+            if (outcome != Outcome.SENT) {
                 break;
             }
         }
@@ -289,15 +297,19 @@ public final class BundleQueue {
                 lock.unlock();
             }
             long pause = FIRST_PAUSE;
+            boolean force = false;
             Outcome outcome;
             try {
-                while ((outcome = sendHead()) != Outcome.EMPTY) {
+                while ((outcome = sendHead(force)) != Outcome.EMPTY) {
+                    force = false;
                     if (outcome == Outcome.REFUSED) {
                         LockSupport.parkNanos(pause);
                         pause = Math.min(pause * 2, maxPauseNanos);
                         if (abandoned()) {
                             break;
                         }
+                    } else if (outcome == Outcome.WINDOW_FULL) {
+                        force = !awaitWindow();
                     } else {
                         pause = FIRST_PAUSE;
                     }
@@ -305,6 +317,45 @@ public final class BundleQueue {
             } catch (RuntimeException failed) {
                 // recorded by sendHead; the application sees it on its next call
             }
+        }
+    }
+
+    /**
+     * Waits up to the maximum delay for one of the bundles in flight to be
+     * delivered back; false if none was (the next bundle then goes anyway:
+     * a lost delivery report must not stall the sender).
+     */
+    private boolean awaitWindow() {
+        lock.lock();
+        try {
+            long left = maxPauseNanos;
+            while (wired && inFlight >= window && left > 0 && !closed) {
+                left = windowOpen.awaitNanos(left);
+            }
+            return left > 0;
+        } catch (InterruptedException e) {
+            return false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * One of this sender's bundles was delivered back to it. From the first
+     * report on, at most {@code window} bundles are in flight: the next one
+     * fills meanwhile, so at high load bundles grow instead of the daemon's
+     * queue, and at low load nothing waits.
+     */
+    public void selfDelivered() {
+        lock.lock();
+        try {
+            wired = true;
+            if (inFlight > 0) {
+                inFlight--;
+            }
+            windowOpen.signal();
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -323,8 +374,12 @@ public final class BundleQueue {
         }
     }
 
-    /** One attempt to send the head bundle; only the holder of the flusher role calls it. */
-    private Outcome sendHead() {
+    /**
+     * One attempt to send the head bundle; only the holder of the flusher
+     * role calls it. Unless {@code force}, a full window of bundles in flight
+     * makes it wait (WINDOW_FULL).
+     */
+    private Outcome sendHead(boolean force) {
         Bundle head;
         lock.lock();
         try {
@@ -333,6 +388,9 @@ public final class BundleQueue {
                 flushing = false;
                 idle.signalAll();
                 return Outcome.EMPTY;
+            }
+            if (!force && wired && inFlight >= window) {
+                return Outcome.WINDOW_FULL;
             }
             head.inFlight = true;
             mergeFollowers(head);
@@ -350,6 +408,7 @@ public final class BundleQueue {
         lock.lock();
         try {
             if (ok) {
+                inFlight++;
                 // close() may have dropped the queue while this bundle was on its way.
                 if (pending.peekFirst() == head) {
                     pending.removeFirst();
