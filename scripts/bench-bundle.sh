@@ -25,12 +25,10 @@ ALL_SIZES=(64 1024 8192)
 ALL_COUNTS=(50000 50000 20000)   # the same for the three; plain jcpg needs ~2 s for 50,000 on a quiet machine
 IMPLS=(bundled plain jgroups)
 
-run_member() { # impl role size count group port peer -> the member's last stdout line
-  local out
-  out=$(timeout --foreground -k 10 300 "$JCPG_ROOT/scripts/in-corosync-netns" "$BENCH_JAVA" \
+run_member() { # impl role size count group port peer: the member's stdout
+  timeout --foreground -k 10 200 "$JCPG_ROOT/scripts/in-corosync-netns" "$BENCH_JAVA" \
     --enable-native-access=ALL-UNNAMED -Xms512m -Xmx1g -Djava.net.preferIPv4Stack=true ${BENCH_JAVA_OPTS:-} \
-    -cp "$BENCH_CP" org.jcpg.bench.GroupBench "$@" 2>>"$BENCH_LOG") || true
-  printf '%s\n' "$out" | grep '^{' | tail -n 1
+    -cp "$BENCH_CP" org.jcpg.bench.GroupBench "$@" 2>>"$BENCH_LOG" || true
 }
 
 # ---- inside the private corosync (scripts/with-corosync.sh runs us again) ----
@@ -55,12 +53,19 @@ if [ "${1:-}" = --inside ]; then
     sender_file=$(mktemp) receiver_file=$(mktemp)
     run_member "$impl" sender "$size" "$count" "$group" "$port" $((port + 1)) >"$sender_file" &
     sender_pid=$!
-    sleep 1   # the sender first: JGroups' coordinator, and so its sequencer
+    # The receiver once the sender is connected: in JGroups the sender is then the coordinator,
+    # and so the sequencer.
+    for _ in $(seq 1 600); do
+      grep -q '^CONNECTED' "$sender_file" && break
+      kill -0 $sender_pid 2>/dev/null || break
+      sleep 0.1
+    done
     run_member "$impl" receiver "$size" "$count" "$group" $((port + 1)) "$port" >"$receiver_file" &
     receiver_pid=$!
     wait $sender_pid || true
     wait $receiver_pid || true
-    s=$(cat "$sender_file"); r=$(cat "$receiver_file"); rm -f "$sender_file" "$receiver_file"
+    s=$(grep '^{' "$sender_file" | tail -n 1 || true); r=$(grep '^{' "$receiver_file" | tail -n 1 || true)
+    rm -f "$sender_file" "$receiver_file"
     [ -n "$s" ] || s=null
     [ -n "$r" ] || r=null
     case "$s|$r" in

@@ -25,16 +25,22 @@ import org.jcpg.internal.BundleFrame;
  * }</pre>
  *
  * <h2>When a bundle goes out</h2>
- * Never later than it can: a message sent while no bundle is being sent
- * goes out at once, alone in its bundle, on the calling thread. Messages
- * sent while another send is in progress, or while the daemon refuses
+ * Never later than it can: a message sent while nothing is in the way goes
+ * out at once, alone in its bundle, on the calling thread. A bundle is in
+ * flight from the moment libcpg takes it until it is delivered back to the
+ * sender's own connection (its {@link BundlingReceiver} tells the sender).
+ * Messages sent while {@link Builder#maxInFlight} bundles (4 by default) are
+ * in flight, while another thread is sending, or while the daemon refuses
  * (TRY_AGAIN), are appended to the next bundle, which goes out as soon as
- * the previous one has been handed to libcpg. While the daemon refuses, the
- * sender retries after pauses that grow from 10 microseconds to
- * {@link Builder#maxDelay} (1 ms by default): bundling adds at most that
- * to the time the daemon needs to take a bundle. A bundle holds at most
+ * the way is free: at high load bundles grow instead of the daemon's queue.
+ * A bundle waits for the window at most {@link Builder#maxDelay} (1 ms by
+ * default); while the daemon refuses, the sender retries after pauses that
+ * grow from 10 microseconds to that delay. A bundle holds at most
  * {@link Builder#maxBundleBytes} (64 KiB by default, framing included); a
- * larger message goes alone in a bundle of its own size.
+ * larger message goes alone in a bundle of its own size. The window needs
+ * the sender's connection to be dispatched with a {@code BundlingReceiver}
+ * (as every member of a bundled group is); without one the sender sends
+ * whenever libcpg takes the bundle.
  *
  * <h2>Guarantees</h2>
  * A bundle is one CPG message: delivered whole, in agreed order, within one

@@ -13,20 +13,26 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Whoever appends while nobody flushes becomes the flusher and sends at
  * once, on its own thread: at low load a message goes out as a bundle of
- * one with no added delay. Messages appended while a send is in progress
- * (another thread holds the flusher role) or while the daemon refuses
- * (TRY_AGAIN) join the bundle being filled, which goes out as soon as the
- * previous send returns. An application thread flushes a few bundles at
- * most and then, like after a refusal, hands the role to this queue's own
- * thread, which retries with pauses growing from 10 microseconds to the
- * configured maximum delay.
+ * one with no added delay. A bundle counts as in flight from the moment
+ * libcpg took it until the receiver on the same connection reports it
+ * delivered ({@link #selfDelivered}); while {@code window} bundles are in
+ * flight, or another thread is sending, or the daemon refuses (TRY_AGAIN),
+ * new messages join the bundle being filled. So under load the bundles
+ * grow instead of the daemon's queue (cpg_mcast_joined returns as soon as
+ * the message is in libqb's ring, long before the daemon has ordered it:
+ * without the window a fast sender would fill the ring with bundles of one).
+ * The window applies only once a delivery was reported (a sender whose
+ * connection has no {@code BundlingReceiver} never waits for one), and a
+ * bundle waits for it at most the maximum delay.
  *
- * <p>One flusher at a time, in queue order, keeps the bundles (and so every
- * message) in the order they were appended. A bundle's buffer is not
- * touched by appenders while it is being sent ({@link Bundle#inFlight});
- * after a refusal it is open again, and the bundles queued behind it are
- * merged into it when they fit, so that the next attempt carries as much as
- * possible.
+ * <p>An application thread sends a few bundles at most and then, like
+ * after a refusal or on a full window, hands the flusher role to this
+ * queue's own thread, which retries with pauses growing from 10
+ * microseconds to the maximum delay. One flusher at a time, in queue order,
+ * keeps the bundles (and so every message) in the order they were
+ * appended. A bundle's buffer is not touched by appenders while it is being
+ * sent ({@link Bundle#inFlight}); after a refusal it is open again, and the
+ * bundles queued behind it are merged into it when they fit.
  */
 public final class BundleQueue {
     /** Sends one frame; false when the daemon asks to try again; throws when the connection failed. */

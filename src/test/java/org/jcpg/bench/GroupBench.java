@@ -155,7 +155,7 @@ public final class GroupBench {
     }
 
     private void await(CountDownLatch latch, String what) throws InterruptedException {
-        if (!latch.await(300, TimeUnit.SECONDS)) {
+        if (!latch.await(120, TimeUnit.SECONDS)) {
             fail("timed out waiting for " + what);
         }
     }
@@ -178,6 +178,8 @@ public final class GroupBench {
             public void onMembershipChange(CpgConnection connection, MembershipChange change) {
                 if (change.members().size() >= 2) {
                     members.countDown();
+                } else if (members.getCount() == 0 && lastDelivered.getCount() > 0) {
+                    fail("the other member left");
                 }
             }
         };
@@ -186,6 +188,8 @@ public final class GroupBench {
         try (CpgEventLoop loop = CpgEventLoop.start();
              CpgConnection cpg = loop.open(bundled ? bundling.receiver(listener) : listener)) {
             cpg.join(GroupName.of(groupName));
+            System.out.println("CONNECTED true");
+            System.out.flush();
             BundlingSender out = bundled ? bundling.sender(cpg) : null;
             await(members, "the other member");
             Arena arena = Arena.ofConfined();
@@ -266,11 +270,16 @@ public final class GroupBench {
             public void viewAccepted(View view) {
                 if (view.size() >= 2) {
                     members.countDown();
+                } else if (members.getCount() == 0 && lastDelivered.getCount() > 0) {
+                    fail("the other member left");
                 }
             }
         });
         try {
             channel.connect(groupName);
+            // The script starts the receiver once the sender is its own cluster's coordinator.
+            System.out.println("CONNECTED " + channel.getView().getCoord().equals(channel.getAddress()));
+            System.out.flush();
             await(members, "the other member");
             if (sender) {
                 if (!channel.getView().getCoord().equals(channel.getAddress())) {
