@@ -101,11 +101,12 @@ public final class Bundling {
                         + ": " + reason);
     }
 
-    /** 64 KiB bundles, 1 MiB queue, 1 ms maximum delay, plain messages rejected and logged. */
+    /** {@return the defaults: 64 KiB bundles, 1 MiB queue, 1 ms maximum delay, plain messages rejected and logged} */
     public static Bundling defaults() {
         return DEFAULTS;
     }
 
+    /** {@return a builder, with the defaults set} */
     public static Builder builder() {
         return new Builder();
     }
@@ -113,6 +114,9 @@ public final class Bundling {
     /**
      * A listener that unpacks bundles and hands each message to
      * {@code listener} on its own; other events pass through unchanged.
+     *
+     * @param listener what receives each unpacked message and every other event
+     * @return the listener to open the connection with
      */
     public BundlingReceiver receiver(CpgListener listener) {
         return new BundlingReceiver(Objects.requireNonNull(listener, "listener"), acceptUnbundled, onRejected);
@@ -123,6 +127,8 @@ public final class Bundling {
      * has joined. Use one per connection (it starts a thread of its own);
      * any number of threads may send through it.
      *
+     * @param connection a connection that has joined its group
+     * @return the sender, running
      * @throws IllegalStateException    if the connection is closed or not in a group
      * @throws IllegalArgumentException if {@link Builder#maxBundleBytes} is above the
      *                                  connection's {@link CpgConnection#maxAtomicMessageSize()}
@@ -131,31 +137,37 @@ public final class Bundling {
         return new BundlingSender(Objects.requireNonNull(connection, "connection"), this);
     }
 
-    /** Whether a payload starts with the bundle magic; says nothing about whether it is well-formed. */
+    /**
+     * Whether a payload starts with the bundle magic; says nothing about whether it is well-formed.
+     *
+     * @param payload a delivered message's payload
+     * @return true if it starts with the magic of a bundle
+     */
     public static boolean isBundle(MemorySegment payload) {
         return BundleFrame.hasMagic(Objects.requireNonNull(payload, "payload"));
     }
 
-    /** The largest bundle, framing included. */
+    /** {@return the largest bundle, framing included} */
     public int maxBundleBytes() {
         return maxBundleBytes;
     }
 
-    /** The most bytes queued in a sender, framing included. */
+    /** {@return the most bytes queued in a sender, framing included} */
     public long queueBytes() {
         return queueBytes;
     }
 
-    /** The longest pause between two attempts while the daemon refuses. */
+    /** {@return the longest pause between two attempts while the daemon refuses} */
     public Duration maxDelay() {
         return maxDelay;
     }
 
-    /** The most bundles of one sender on their way at once. */
+    /** {@return the most bundles of one sender on their way at once} */
     public int maxInFlight() {
         return maxInFlight;
     }
 
+    /** {@return whether a receiver delivers plain (unbundled) messages instead of rejecting them} */
     public boolean acceptsUnbundled() {
         return acceptUnbundled;
     }
@@ -183,6 +195,9 @@ public final class Bundling {
          * least 64, at most the connection's atomic message size). Larger
          * bundles carry more per CPG message but make each one wait longer
          * behind the ones before it.
+         *
+         * @param bytes the largest bundle
+         * @return this builder
          */
         public Builder maxBundleBytes(int bytes) {
             if (bytes < 64) {
@@ -197,6 +212,9 @@ public final class Bundling {
          * taken yet (default 1 MiB; at least {@link #maxBundleBytes}). When it
          * is full, {@link BundlingSender#trySend} refuses and
          * {@link BundlingSender#send} waits.
+         *
+         * @param bytes the queue's size
+         * @return this builder
          */
         public Builder queueBytes(long bytes) {
             if (bytes < 64) {
@@ -211,6 +229,9 @@ public final class Bundling {
          * not yet delivered back to its connection) before the next one waits
          * and fills (default 4; 1 to 1024). Fewer: larger bundles and less
          * work for the daemon under load; more: less waiting.
+         *
+         * @param bundles how many bundles may be on their way
+         * @return this builder
          */
         public Builder maxInFlight(int bundles) {
             if (bundles < 1 || bundles > 1024) {
@@ -224,6 +245,9 @@ public final class Bundling {
          * The longest a bundle waits for the sender's earlier bundles to be
          * delivered, and the longest pause between attempts while the daemon
          * refuses (default 1 ms; 10 µs to 1 s).
+         *
+         * @param delay the longest wait
+         * @return this builder
          */
         public Builder maxDelay(Duration delay) {
             if (delay.compareTo(Duration.ofNanos(10_000)) < 0 || delay.compareTo(Duration.ofSeconds(1)) > 0) {
@@ -237,6 +261,9 @@ public final class Bundling {
          * Whether a receiver delivers messages without the bundle magic as
          * they are (a mixed group) instead of rejecting them (default false).
          * Every member of the group should agree.
+         *
+         * @param accept true for a mixed group
+         * @return this builder
          */
         public Builder acceptUnbundled(boolean accept) {
             this.acceptUnbundled = accept;
@@ -247,12 +274,20 @@ public final class Bundling {
          * Called, on the dispatching thread, with each message a receiver
          * refuses and why (default: logged at WARNING on "org.jcpg.Bundling").
          * The message is valid during the call only. It must not throw.
+         *
+         * @param handler what to do with a refused message and the reason
+         * @return this builder
          */
         public Builder onRejected(BiConsumer<Message, String> handler) {
             this.onRejected = Objects.requireNonNull(handler, "handler");
             return this;
         }
 
+        /**
+         * {@return the options}
+         *
+         * @throws IllegalArgumentException if the queue cannot hold a whole bundle
+         */
         public Bundling build() {
             if (queueBytes < maxBundleBytes) {
                 throw new IllegalArgumentException("the queue (" + queueBytes + " bytes) must hold a whole bundle ("

@@ -107,22 +107,22 @@ public final class BundlingReceiver implements CpgListener {
         throw (T) t;
     }
 
-    /** Bundles unpacked so far. */
+    /** {@return the bundles unpacked so far} */
     public long bundles() {
         return bundles.sum();
     }
 
-    /** Application messages handed to the listener so far. */
+    /** {@return the application messages handed to the listener so far} */
     public long messages() {
         return messages.sum();
     }
 
-    /** Messages refused so far: not bundles (in a group that does not accept them) or malformed. */
+    /** {@return the messages refused so far: not bundles (in a group that does not accept them) or malformed} */
     public long rejected() {
         return rejected.sum();
     }
 
-    /** The application's listener. */
+    /** {@return the application's listener} */
     public CpgListener listener() {
         return listener;
     }

@@ -80,6 +80,7 @@ public final class BundlingSender implements AutoCloseable {
     /**
      * Queues a message if there is room, without waiting.
      *
+     * @param message the message, copied into the queue if taken
      * @return false if the queue is full (counted in {@link BundlingStatistics#refused()})
      * @throws IllegalArgumentException if the message is larger than the atomic message size
      *                                  less the framing
@@ -96,7 +97,12 @@ public final class BundlingSender implements AutoCloseable {
         }
     }
 
-    /** {@link #trySend(MemorySegment)} of a byte array. */
+    /**
+     * {@link #trySend(MemorySegment)} of a byte array.
+     *
+     * @param message the message, copied into the queue if taken
+     * @return false if the queue is full
+     */
     public boolean trySend(byte[] message) {
         return trySend(MemorySegment.ofArray(Objects.requireNonNull(message, "message")));
     }
@@ -104,6 +110,8 @@ public final class BundlingSender implements AutoCloseable {
     /**
      * Queues a message, waiting up to {@code timeout} for room.
      *
+     * @param message the message, copied into the queue if taken
+     * @param timeout how long to wait for room
      * @throws CpgException          {@link CpgError#TRY_AGAIN} (retryable) if the queue stayed full
      * @throws IllegalStateException if interrupted while waiting (the message was not queued;
      *                               the interrupt status is set), and as {@link #trySend}
@@ -120,7 +128,12 @@ public final class BundlingSender implements AutoCloseable {
         }
     }
 
-    /** {@link #send(MemorySegment, Duration)} of a byte array. */
+    /**
+     * {@link #send(MemorySegment, Duration)} of a byte array.
+     *
+     * @param message the message, copied into the queue if taken
+     * @param timeout how long to wait for room
+     */
     public void send(byte[] message, Duration timeout) {
         send(MemorySegment.ofArray(Objects.requireNonNull(message, "message")), timeout);
     }
@@ -128,6 +141,7 @@ public final class BundlingSender implements AutoCloseable {
     /**
      * Waits until every message queued so far has been handed to libcpg.
      *
+     * @param timeout how long to wait
      * @return false if some were still queued at the timeout
      * @throws IllegalStateException if a send failed (see above)
      */
@@ -140,7 +154,7 @@ public final class BundlingSender implements AutoCloseable {
         }
     }
 
-    /** What this sender has done so far. */
+    /** {@return what this sender has done so far} */
     public BundlingStatistics statistics() {
         BundleQueue.Counts c = queue.counts();
         return new BundlingStatistics(c.accepted(), c.sent(), c.bundles(), c.refused(), c.tryAgain(),

@@ -13,7 +13,7 @@ package org.jcpg;
  */
 public record BundlingStatistics(long accepted, long sent, long bundles, long refused, long tryAgain,
                                  long largestBundle, long queuedBytes) {
-    /** Messages per bundle on average; 0 before the first bundle. */
+    /** {@return the messages per bundle on average; 0 before the first bundle} */
     public double messagesPerBundle() {
         return bundles == 0 ? 0 : (double) sent / bundles;
     }
