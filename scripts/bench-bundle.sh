@@ -80,29 +80,7 @@ if [ "${1:-}" = --inside ]; then
 fi
 
 # ---- outside: options, build, machine info, the runs, the report ----
-pairs="" quick=0 sizes=("${ALL_SIZES[@]}")
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --quick) quick=1 ;;
-    --pairs) [ $# -ge 2 ] || die "--pairs needs a number"; pairs=$2; shift ;;
-    --pairs=*) pairs=${1#--pairs=} ;;
-    --sizes) [ $# -ge 2 ] || die "--sizes needs a list"; read -r -a sizes <<<"$2"; shift ;;
-    --sizes=*) read -r -a sizes <<<"${1#--sizes=}" ;;
-    -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 0 ;;
-    *) die "unknown option '$1' (try --help)" ;;
-  esac
-  shift
-done
-[ -n "$pairs" ] || { [ $quick = 1 ] && pairs=2 || pairs=5; }
-case "$pairs" in ''|*[!0-9]*|0) die "--pairs wants a whole number from 1, not '$pairs'" ;; esac
-counts=()
-for size in "${sizes[@]}"; do
-  count=""
-  for i in "${!ALL_SIZES[@]}"; do [ "${ALL_SIZES[$i]}" = "$size" ] && count=${ALL_COUNTS[$i]}; done
-  [ -n "$count" ] || die "size $size is not one of: ${ALL_SIZES[*]}"
-  [ $quick = 1 ] && count=$((count / 10))
-  counts+=("$count")
-done
+bench_options 10 "$@"
 
 "$JCPG_ROOT/scripts/setup.sh"
 need_root "the benchmark (a private corosync)"

@@ -41,3 +41,34 @@ machine_info() {
   echo "machine.jdk=$("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.runtime\.version = //p') ($("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.vm\.vendor = //p'))"
   if command -v gcc >/dev/null; then echo "machine.gcc=$(gcc -dumpfullversion)"; fi
 }
+
+# The options every alternating benchmark takes: --quick, --pairs N, --sizes "SIZE...".
+# Needs ALL_SIZES and ALL_COUNTS (the protocol's); $1: what --quick divides the counts by.
+# Sets quick, pairs (5, or 2 with --quick), sizes and counts.
+bench_options() {
+  local divisor=$1 size count i
+  shift
+  pairs="" quick=0 sizes=("${ALL_SIZES[@]}")
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --quick) quick=1 ;;
+      --pairs) [ $# -ge 2 ] || die "--pairs needs a number"; pairs=$2; shift ;;
+      --pairs=*) pairs=${1#--pairs=} ;;
+      --sizes) [ $# -ge 2 ] || die "--sizes needs a list"; read -r -a sizes <<<"$2"; shift ;;
+      --sizes=*) read -r -a sizes <<<"${1#--sizes=}" ;;
+      -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 0 ;;
+      *) die "unknown option '$1' (try --help)" ;;
+    esac
+    shift
+  done
+  [ -n "$pairs" ] || { [ $quick = 1 ] && pairs=2 || pairs=5; }
+  case "$pairs" in ''|*[!0-9]*|0) die "--pairs wants a whole number from 1, not '$pairs'" ;; esac
+  counts=()
+  for size in "${sizes[@]}"; do
+    count=""
+    for i in "${!ALL_SIZES[@]}"; do [ "${ALL_SIZES[$i]}" = "$size" ] && count=${ALL_COUNTS[$i]}; done
+    [ -n "$count" ] || die "size $size is not one of the protocol's: ${ALL_SIZES[*]}"
+    [ $quick = 1 ] && count=$((count / divisor))
+    counts+=("$count")
+  done
+}
