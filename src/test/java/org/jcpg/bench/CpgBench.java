@@ -117,8 +117,11 @@ public final class CpgBench {
         this.warm = count / 10;
         this.total = warm + count;
         this.daemonPid = daemonPid;
-        this.sendLatency = new long[count];
-        this.deliverLatency = new long[count];
+        // Warm-up messages are recorded too (and left out of the report), so that the code the
+        // JIT compiled in the warm-up is the code of the timed part: a branch first taken at the
+        // boundary would throw the compiled code away there (an "unstable if" deoptimization).
+        this.sendLatency = new long[total];
+        this.deliverLatency = new long[total];
         this.totalAllocated = allocationCounter();
     }
 
@@ -191,8 +194,8 @@ public final class CpgBench {
                 fail("delivery #" + n + " carries sequence number " + seq + ": lost or reordered");
             }
         }
-        if (n >= warm && size >= 16) {
-            deliverLatency[(int) (n - warm)] = now - payload.get(LE_LONG, 8);
+        if (size >= 16) {
+            deliverLatency[(int) n] = now - payload.get(LE_LONG, 8);
         }
         lastDelivery = now;
         delivered = n + 1;
@@ -249,45 +252,17 @@ public final class CpgBench {
      * {@code buffer} is given, which are sent instead; both are views of {@code message}).
      */
     private void sendInline(MemorySegment message, byte[] array, ZeroCopyBuffer buffer) throws Throwable {
-        Measure measure = null;
+        Measure measure = new Measure();
+        measure.prime();
         for (int i = 0; i < total; i++) {
-            boolean timed = i >= warm;
             if (i == warm) {
                 long deadline = System.nanoTime() + TIMEOUT_NANOS;
                 while (delivered < warm) {
                     waitAndDispatch(deadline);
                 }
-                measure = new Measure();
                 measure.start();
             }
-            while (true) {
-                long start = System.nanoTime();
-                stamp(message, i, start);
-                boolean sent;
-                if (buffer != null) {
-                    sent = buffer.tryMulticast(Guarantee.AGREED, size);
-                } else if (array != null) {
-                    sent = cpg.tryMulticast(Guarantee.AGREED, array);
-                } else {
-                    sent = cpg.tryMulticast(Guarantee.AGREED, message);
-                }
-                long end = System.nanoTime();
-                if (sent) {
-                    if (timed) {
-                        sendLatency[i - warm] = end - start;
-                    }
-                    pollAndDispatch();
-                    break;
-                }
-                if (timed) {
-                    tryAgain++;
-                }
-                pollAndDispatch();
-            }
-        }
-        if (measure == null) {
-            // COUNT < 10 ... never: warm < total always; but guard anyway.
-            throw new IllegalStateException("no timed part");
+            sendOne(message, array, buffer, i);
         }
         long deadline = System.nanoTime() + TIMEOUT_NANOS;
         while (delivered < total) {
@@ -295,6 +270,36 @@ public final class CpgBench {
         }
         measure.stop();
         report(measure);
+    }
+
+    /**
+     * One message: sent, retried after TRY_AGAIN, with a poll and dispatch after every attempt.
+     * A method per message, as an application's send would be, so that the JIT compiles it by
+     * its invocations during the warm-up (a loop of 110,000 iterations in one method is only
+     * compiled on-stack after some 60,000 of them, so most of the timed part ran interpreted).
+     */
+    private void sendOne(MemorySegment message, byte[] array, ZeroCopyBuffer buffer, int i)
+            throws Throwable {
+        while (true) {
+            long start = System.nanoTime();
+            stamp(message, i, start);
+            boolean sent;
+            if (buffer != null) {
+                sent = buffer.tryMulticast(Guarantee.AGREED, size);
+            } else if (array != null) {
+                sent = cpg.tryMulticast(Guarantee.AGREED, array);
+            } else {
+                sent = cpg.tryMulticast(Guarantee.AGREED, message);
+            }
+            long end = System.nanoTime();
+            if (sent) {
+                sendLatency[i] = end - start;
+                pollAndDispatch();
+                return;
+            }
+            tryAgain++;
+            pollAndDispatch();
+        }
     }
 
     /** poll(fd, timeout 0); dispatch ALL if readable. Allocation-free. */
@@ -332,33 +337,17 @@ public final class CpgBench {
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment message = arena.allocate(size, 16);
                 message.fill(FILL);
-                Measure measure = null;
+                Measure measure = new Measure();
+                measure.prime();
                 for (int i = 0; i < total; i++) {
-                    boolean timed = i >= warm;
                     if (i == warm) {
                         deadline = System.nanoTime() + TIMEOUT_NANOS;
                         while (delivered < warm) {
                             await(deadline);
                         }
-                        measure = new Measure();
                         measure.start();
                     }
-                    while (true) {
-                        long start = System.nanoTime();
-                        stamp(message, i, start);
-                        boolean sent = cpg.tryMulticast(Guarantee.AGREED, message);
-                        long end = System.nanoTime();
-                        if (sent) {
-                            if (timed) {
-                                sendLatency[i - warm] = end - start;
-                            }
-                            break;
-                        }
-                        if (timed) {
-                            tryAgain++;
-                        }
-                        LockSupport.parkNanos(PARK_NANOS);
-                    }
+                    sendFromLoopCaller(message, i);
                 }
                 deadline = System.nanoTime() + TIMEOUT_NANOS;
                 while (delivered < total) {
@@ -367,6 +356,22 @@ public final class CpgBench {
                 measure.stop();
                 report(measure);
             }
+        }
+    }
+
+    /** One message sent by the event loop's caller: retried after TRY_AGAIN with a short park. */
+    private void sendFromLoopCaller(MemorySegment message, int i) {
+        while (true) {
+            long start = System.nanoTime();
+            stamp(message, i, start);
+            boolean sent = cpg.tryMulticast(Guarantee.AGREED, message);
+            long end = System.nanoTime();
+            if (sent) {
+                sendLatency[i] = end - start;
+                return;
+            }
+            tryAgain++;
+            LockSupport.parkNanos(PARK_NANOS);
         }
     }
 
@@ -406,6 +411,15 @@ public final class CpgBench {
         long alloc;
         long jitStart;
         long jit;
+        long tryAgainStart;
+
+        /** Takes every figure once and drops it, before the warm-up: their first calls link method handles and load classes. */
+        void prime() throws Throwable {
+            daemonTicks();
+            compilerCpuNanos();
+            allocated();
+            processCpuNanos();
+        }
 
         void start() throws Throwable {
             if (DIAG) {
@@ -413,6 +427,7 @@ public final class CpgBench {
                 cpuAtStart = taskCpu();
                 System.err.println("CpgBench: timed part starts " + java.time.Instant.now());
             }
+            tryAgainStart = tryAgain;
             daemonStart = daemonTicks();
             jitStart = compilerCpuNanos();
             allocStart = allocated();
@@ -539,6 +554,8 @@ public final class CpgBench {
     private void report(Measure m) throws Throwable {
         long nanos = m.endNanos - m.startNanos;
         long ticksPerSecond = (long) SYSCONF.invokeExact(SC_CLK_TCK);
+        long[] sendLatency = Arrays.copyOfRange(this.sendLatency, warm, total);
+        long[] deliverLatency = Arrays.copyOfRange(this.deliverLatency, warm, total);
         Arrays.sort(sendLatency);
         Arrays.sort(deliverLatency);
         double seconds = nanos / 1e9;
@@ -552,7 +569,7 @@ public final class CpgBench {
                 .append(",\"send_p99_us\":").append(fmt(percentile(sendLatency, 99) / 1e3, 1))
                 .append(",\"deliver_p50_us\":").append(size >= 16 ? fmt(percentile(deliverLatency, 50) / 1e3, 1) : "null")
                 .append(",\"deliver_p99_us\":").append(size >= 16 ? fmt(percentile(deliverLatency, 99) / 1e3, 1) : "null")
-                .append(",\"try_again\":").append(tryAgain)
+                .append(",\"try_again\":").append(tryAgain - m.tryAgainStart)
                 .append(",\"client_cpu_us_per_msg\":").append(fmt(m.cpu / 1e3 / count, 2))
                 .append(",\"daemon_cpu_us_per_msg\":").append(fmt(m.daemonTicks * 1e6 / ticksPerSecond / count, 2))
                 .append(",\"alloc_bytes_per_msg\":").append(m.alloc < 0 ? "null" : fmt((double) m.alloc / count, 1))
