@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Timeout;
  */
 @Tag("cluster")
 class BundledVirtualSynchronyTest {
-    private static final int PER_SECOND = 1_000;
+    private static final int PER_SECOND = 600;
     private static final int MAX_SIZE = 200;
     private static final LoadMember.Sending SENDING = new LoadMember.Sending.Bundled(3, 10);
 
