@@ -10,8 +10,8 @@ import java.util.HexFormat;
 import java.util.List;
 
 /**
- * A member of a bundled group in a child JVM, for {@link BundlingTest}: it
- * prints {@code READY <pid>}, then reads a command a line and answers
+ * A member of a bundled group in a child JVM ({@link PeerProcess.Program#BUNDLE_PEER}), for
+ * {@link BundlingTest}: it prints {@code READY <pid>}, then reads a command a line and answers
  * {@code OK verb [RESULT]} or {@code ERR verb PROBLEM}:
  * <ul>
  * <li>{@code join HEX}: opens a connection on an event loop with a {@link BundlingReceiver}

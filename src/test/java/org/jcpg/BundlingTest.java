@@ -34,6 +34,11 @@ class BundlingTest {
         }
     }
 
+    /** Waits for a {@link BundlePeerMain}'s "SENT accepted bundles" (or "SENDERROR ...") event; returns it. */
+    private static String awaitSent(PeerProcess peer, Duration timeout) throws InterruptedException {
+        return peer.awaitEvent(e -> e.startsWith("SENT") || e.startsWith("SENDERROR"), timeout);
+    }
+
     private static List<Thread> sendFromThreads(BundlingSender sender, int threads, int count, int size) {
         List<Thread> all = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
@@ -58,13 +63,13 @@ class BundlingTest {
         try (CpgEventLoop loop = CpgEventLoop.start();
              CpgConnection cpg = loop.open(recorder.raw(bundling.receiver(recorder)))) {
             cpg.join(group);
-            List<BundlePeer> peers = new ArrayList<>();
+            List<PeerProcess> peers = new ArrayList<>();
             try {
                 for (int i = 0; i < 3; i++) {
-                    peers.add(BundlePeer.joined(group));
+                    peers.add(PeerProcess.joined(PeerProcess.Program.BUNDLE_PEER, group));
                 }
                 await(() -> cpg.membership(group).size() == 4, Duration.ofSeconds(20), "4 members");
-                for (BundlePeer peer : peers) {
+                for (PeerProcess peer : peers) {
                     peer.command("send " + threads + " " + each + " 48");
                 }
                 long total = 4L * threads * each;
@@ -76,8 +81,8 @@ class BundlingTest {
                     assertThat(sender.statistics().sent()).isEqualTo((long) threads * each);
                 }
                 List<String> bundlesPerPeer = new ArrayList<>();
-                for (BundlePeer peer : peers) {
-                    bundlesPerPeer.add(peer.awaitSent(90_000));
+                for (PeerProcess peer : peers) {
+                    bundlesPerPeer.add(awaitSent(peer, Duration.ofSeconds(90)));
                 }
                 assertThat(bundlesPerPeer).allMatch(s -> s.startsWith("SENT " + threads * each + " "));
                 assertThat(recorder.awaitTotal(total, 60_000)).as(recorder.report()).isTrue();
@@ -85,13 +90,13 @@ class BundlingTest {
                 assertThat(recorder.fifoErrors()).as(recorder.firstProblem()).isZero();
                 assertThat(recorder.corrupt()).as(recorder.firstProblem()).isZero();
                 assertThat(mine).startsWith(total + " ");
-                for (BundlePeer peer : peers) {
+                for (PeerProcess peer : peers) {
                     assertThat(peer.command("report " + total)).as("peer " + peer.pid()).isEqualTo(mine);
                 }
                 System.out.println("bundle order: " + total + " messages, own sends " + recorder.reportFrom((int) Daemon.PID)
                         + ", peers " + bundlesPerPeer);
             } finally {
-                for (BundlePeer peer : peers) {
+                for (PeerProcess peer : peers) {
                     peer.close();
                 }
             }
@@ -106,9 +111,9 @@ class BundlingTest {
         try (CpgEventLoop loop = CpgEventLoop.start();
              CpgConnection cpg = loop.open(recorder.raw(Bundling.defaults().receiver(recorder)))) {
             cpg.join(group);
-            try (BundlePeer victim = BundlePeer.joined(group);
-                 BundlePeer other = BundlePeer.joined(group);
-                 BundlePeer watcher = BundlePeer.joined(group)) {
+            try (PeerProcess victim = PeerProcess.joined(PeerProcess.Program.BUNDLE_PEER, group);
+                 PeerProcess other = PeerProcess.joined(PeerProcess.Program.BUNDLE_PEER, group);
+                 PeerProcess watcher = PeerProcess.joined(PeerProcess.Program.BUNDLE_PEER, group)) {
                 await(() -> cpg.membership(group).size() == 4, Duration.ofSeconds(20), "4 members");
                 other.command("send 2 5000 200");
                 victim.command("send 2 0 100");
@@ -131,7 +136,7 @@ class BundlingTest {
                 assertThat(there.split(" ")[0] + " " + there.split(" ")[1]).isEqualTo(words[0] + " " + words[1]);
                 assertThat(recorder.fifoErrors()).as(recorder.firstProblem()).isZero();
                 assertThat(recorder.corrupt()).as(recorder.firstProblem()).isZero();
-                assertThat(other.awaitSent(120_000)).startsWith("SENT 10000 ");
+                assertThat(awaitSent(other, Duration.ofSeconds(120))).startsWith("SENT 10000 ");
                 await(() -> recorder.sender(other.pid()).count == 10_000, Duration.ofSeconds(60), "the other sender's messages");
                 System.out.println("bundle kill: victim " + here + " here, " + there + " at the watcher");
             }

@@ -20,21 +20,42 @@ import java.util.stream.Collectors;
 import java.util.stream.LongStream;
 
 /**
- * A {@link PeerMain} in a child JVM: another process, so it may join the groups this one joins.
- * Public for the cluster tests ({@code org.jcpg.cluster}), which start it through a node with
- * {@link #start(List)}.
+ * A {@link PeerMain} (or a {@link BundlePeerMain}) in a child JVM: another process, so it may
+ * join the groups this one joins. Both speak the same protocol: {@code READY pid}, a command a
+ * line answered by {@code OK verb ...}, and event lines {@code EV ...}. Public for the cluster
+ * tests ({@code org.jcpg.cluster}), which start it through a node with {@link #start(List)}.
  */
 public final class PeerProcess implements AutoCloseable {
     private static final String EOF = "\u0000EOF";
+
+    /** What the child JVM runs. */
+    public enum Program {
+        /** {@link PeerMain}: little to compile, so C1 only (the child starts sooner). */
+        PEER(PeerMain.class, Duration.ofSeconds(20), List.of("-XX:TieredStopAtLevel=1")),
+        /** {@link BundlePeerMain}: sends and unpacks at full speed; a reply may wait for a whole run. */
+        BUNDLE_PEER(BundlePeerMain.class, Duration.ofSeconds(90), List.of());
+
+        final Class<?> main;
+        final Duration replyTimeout;
+        final List<String> jvmOptions;
+
+        Program(Class<?> main, Duration replyTimeout, List<String> jvmOptions) {
+            this.main = main;
+            this.replyTimeout = replyTimeout;
+            this.jvmOptions = jvmOptions;
+        }
+    }
 
     public final Process process;
     /** The child's event lines, without "EV ", in the order it printed them. */
     public final List<String> events = new CopyOnWriteArrayList<>();
     private final BlockingQueue<String> replies = new LinkedBlockingQueue<>();
     private final PrintWriter commands;
+    private final Duration replyTimeout;
 
-    private PeerProcess(Process process) {
+    private PeerProcess(Process process, Duration replyTimeout) {
         this.process = process;
+        this.replyTimeout = replyTimeout;
         this.commands = new PrintWriter(process.getOutputStream(), true, StandardCharsets.UTF_8);
         Thread.ofPlatform().daemon().name("peer-reader").start(() -> {
             try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
@@ -58,25 +79,31 @@ public final class PeerProcess implements AutoCloseable {
     }
 
     /**
-     * Starts the child JVM through {@code launcher}, a command that ends by exec'ing its
+     * Starts a {@link PeerMain} through {@code launcher}, a command that ends by exec'ing its
      * arguments in place (so the JVM keeps the launcher's pid), e.g. {@code cluster.sh exec N}.
      */
     public static PeerProcess start(List<String> launcher) throws InterruptedException {
+        return start(Program.PEER, launcher);
+    }
+
+    /** Starts {@code program} in a child JVM through {@code launcher} (see {@link #start(List)}). */
+    public static PeerProcess start(Program program, List<String> launcher) throws InterruptedException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process process;
         try {
             List<String> command = new java.util.ArrayList<>(launcher);
-            // C1 only and the CDS archive: the child starts sooner, and has little to compile.
-            command.addAll(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xshare:auto",
-                    "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), PeerMain.class.getName()));
+            // The CDS archive: the child starts sooner.
+            command.addAll(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xshare:auto"));
+            command.addAll(program.jvmOptions);
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"), program.main.getName()));
             process = new ProcessBuilder(command)
                     .redirectError(ProcessBuilder.Redirect.INHERIT)
                     .start();
         } catch (IOException e) {
             throw new AssertionError("cannot start a peer JVM", e);
         }
-        PeerProcess peer = new PeerProcess(process);
-        String ready = peer.replies.poll(20, TimeUnit.SECONDS);
+        PeerProcess peer = new PeerProcess(process, program.replyTimeout);
+        String ready = peer.replies.poll(30, TimeUnit.SECONDS);
         if (ready == null || !ready.equals("READY " + process.pid())) {
             process.destroyForcibly();
             fail("peer did not start: " + ready);
@@ -86,8 +113,18 @@ public final class PeerProcess implements AutoCloseable {
 
     /** Starts a peer that joins {@code group}; returns once it has joined. */
     static PeerProcess joined(GroupName group) throws InterruptedException {
-        PeerProcess peer = start();
-        peer.join(group);
+        return joined(Program.PEER, group);
+    }
+
+    /** Starts {@code program} in a child JVM that joins {@code group}; returns once it has joined. */
+    static PeerProcess joined(Program program, GroupName group) throws InterruptedException {
+        PeerProcess peer = start(program, List.of());
+        try {
+            peer.join(group);
+        } catch (Throwable t) {
+            peer.process.destroyForcibly();
+            throw t;
+        }
         return peer;
     }
 
@@ -98,7 +135,7 @@ public final class PeerProcess implements AutoCloseable {
     /** Sends a command, waits for its "OK" and returns what follows "OK verb " (or ""). */
     public String command(String command) throws InterruptedException {
         commands.println(command);
-        String reply = replies.poll(20, TimeUnit.SECONDS);
+        String reply = replies.poll(replyTimeout.toMillis(), TimeUnit.MILLISECONDS);
         String ok = "OK " + command.split(" ")[0];
         if (reply == null || !(reply.equals(ok) || reply.startsWith(ok + " "))) {
             String exit = process.isAlive() ? "" : " (exited with " + process.exitValue() + ")";

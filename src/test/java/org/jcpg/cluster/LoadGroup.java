@@ -3,6 +3,7 @@ package org.jcpg.cluster;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.jcpg.BundlingStatistics;
 import org.jcpg.GroupName;
 
 /** This process as a {@link LoadMember} of one group through each of several nodes (node ids 1..n). */
@@ -10,8 +11,12 @@ public final class LoadGroup {
     private final List<LoadMember> members = new ArrayList<>();
 
     public LoadGroup(List<Path> netns, GroupName group, int perSecond, int maxSize) {
+        this(netns, group, perSecond, maxSize, new LoadMember.Sending.Plain());
+    }
+
+    public LoadGroup(List<Path> netns, GroupName group, int perSecond, int maxSize, LoadMember.Sending sending) {
         for (int i = 0; i < netns.size(); i++) {
-            members.add(new LoadMember(netns.get(i), i + 1, group, perSecond, maxSize).start());
+            members.add(new LoadMember(netns.get(i), i + 1, group, perSecond, maxSize, sending).start());
         }
     }
 
@@ -42,8 +47,18 @@ public final class LoadGroup {
         return all;
     }
 
-    /** "connected minViewSize selfDelivered deliveries", for a parent process. */
+    /** The members' bundling statistics, summed (all zero for plain members). */
+    public BundlingStatistics bundlingStatistics() {
+        return LoadMember.sum(members.stream().map(LoadMember::bundlingStatistics).toList());
+    }
+
+    /**
+     * "connected minViewSize selfDelivered deliveries bundledSent bundles largestBundle", for a
+     * parent process (the last three: {@link #bundlingStatistics()}).
+     */
     public String status() {
-        return connected() + " " + minViewSize() + " " + selfDelivered() + " " + deliveries();
+        BundlingStatistics b = bundlingStatistics();
+        return connected() + " " + minViewSize() + " " + selfDelivered() + " " + deliveries() + " " + b.sent() + " "
+                + b.bundles() + " " + b.largestBundle();
     }
 }

@@ -17,8 +17,9 @@ import org.jcpg.GroupName;
  * {@code READY pid}, then answers each command line with {@code OK ...} or
  * {@code ERR ...}:
  * <ul>
- * <li>{@code start GROUPHEX PERSECOND MAXSIZE NETNS...}: starts the members;
- * <li>{@code status}: {@code OK connected minViewSize selfDelivered deliveries};
+ * <li>{@code start GROUPHEX PERSECOND MAXSIZE SENDING NETNS...}: starts the members, sending
+ *     as {@link LoadMember.Sending#parse} reads SENDING ({@code plain}, {@code bundled:THREADS:BURST});
+ * <li>{@code status}: {@code OK} and {@link LoadGroup#status()};
  * <li>{@code stop}: stops sending;
  * <li>{@code finish FILE}: closes the members and writes their histories to FILE;
  * <li>{@code exit} (or end of input): halts.
@@ -40,9 +41,9 @@ public final class LoadPeerMain {
             try {
                 reply = switch (w[0]) {
                     case "start" -> {
-                        List<Path> netns = Arrays.stream(w, 4, w.length).map(Path::of).toList();
+                        List<Path> netns = Arrays.stream(w, 5, w.length).map(Path::of).toList();
                         group = new LoadGroup(netns, GroupName.ofBytes(HexFormat.of().parseHex(w[1])),
-                                Integer.parseInt(w[2]), Integer.parseInt(w[3]));
+                                Integer.parseInt(w[2]), Integer.parseInt(w[3]), LoadMember.Sending.parse(w[4]));
                         yield "OK";
                     }
                     case "status" -> "OK " + group.status();

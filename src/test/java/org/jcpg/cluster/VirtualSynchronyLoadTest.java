@@ -2,20 +2,9 @@ package org.jcpg.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
-import java.util.stream.Collectors;
-import java.util.stream.IntStream;
 import org.jcpg.GroupName;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -50,42 +39,6 @@ class VirtualSynchronyLoadTest {
                     1 + random.nextInt(3), 1_500 + random.nextInt(2_000), 1_000 + random.nextInt(2_000)));
         }
         return faults;
-    }
-
-    /** The child JVM (LoadPeerMain), driven by text commands. */
-    static final class Child implements AutoCloseable {
-        final Process process;
-        final BufferedReader out;
-        final PrintWriter in;
-
-        Child() throws Exception {
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xshare:auto",
-                    "-cp", System.getProperty("java.class.path"), LoadPeerMain.class.getName())
-                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-            out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-            in = new PrintWriter(process.getOutputStream(), true, StandardCharsets.UTF_8);
-            String ready = out.readLine();
-            assertThat(ready).startsWith("READY ");
-        }
-
-        String command(String line) throws Exception {
-            in.println(line);
-            String reply = out.readLine();
-            if (reply == null || !reply.startsWith("OK")) {
-                throw new AssertionError("load child answered " + reply + " to " + line);
-            }
-            return reply.substring(2).trim();
-        }
-
-        @Override
-        public void close() throws Exception {
-            in.println("exit");
-            if (!process.waitFor(5, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(10, TimeUnit.SECONDS);
-            }
-        }
     }
 
     /**
@@ -125,34 +78,13 @@ class VirtualSynchronyLoadTest {
         return VsHistory.parse(lines);
     }
 
-    private static void await(String what, BooleanSupplier condition, long timeoutMs) throws InterruptedException {
-        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError(what + " not reached within " + timeoutMs + " ms");
-            }
-            Thread.sleep(100);
-        }
-    }
-
     @Test
     @Timeout(300)
     void threeNodesTimesTwoSendersUnderKillsRestartsAndPartitions() throws Exception {
         GroupName group = Clients.uniqueGroup("vs");
-        try (ClusterFixture cluster = ClusterFixture.up(3); Child child = new Child()) {
-            List<Path> netns = IntStream.rangeClosed(1, 3).mapToObj(cluster::netnsPath).toList();
-            LoadGroup local = new LoadGroup(netns, group, PER_SECOND, MAX_SIZE);
-            child.command("start " + HexFormat.of().formatHex(group.toBytes()) + " " + PER_SECOND + " " + MAX_SIZE
-                    + " " + netns.stream().map(Path::toString).collect(Collectors.joining(" ")));
-            BooleanSupplier allSix = () -> {
-                try {
-                    String[] s = child.command("status").split(" ");
-                    return local.connected() && local.minViewSize() == 6 && s[0].equals("true") && s[1].equals("6");
-                } catch (Exception e) {
-                    throw new AssertionError(e);
-                }
-            };
-            await("6 members in every view", allSix, 30_000);
+        try (ClusterFixture cluster = ClusterFixture.up(3);
+             LoadRun run = LoadRun.start(cluster, group, PER_SECOND, MAX_SIZE, new LoadMember.Sending.Plain())) {
+            run.awaitAllInOneView(30_000);
 
             long t0 = System.nanoTime();
             int kills = 0, partitions = 0;
@@ -176,37 +108,11 @@ class VirtualSynchronyLoadTest {
             }
             long faultsMs = (System.nanoTime() - t0) / 1_000_000;
             cluster.awaitSettled();
-            await("all 6 members back in one view", allSix, 30_000);
+            run.awaitAllInOneView(30_000);
             Thread.sleep(1_000);
 
-            local.stopSending();
-            child.command("stop");
-            // Settle: every member delivered its own messages, and the counts stay put for 1.5 s.
-            long last = -1;
-            long stableSince = System.nanoTime();
-            long deadline = System.nanoTime() + 30_000_000_000L;
-            while (true) {
-                String[] s = child.command("status").split(" ");
-                long total = local.deliveries() + Long.parseLong(s[3]);
-                boolean self = local.selfDelivered() && s[2].equals("true");
-                if (total != last) {
-                    last = total;
-                    stableSince = System.nanoTime();
-                } else if (self && System.nanoTime() - stableSince > 1_500_000_000L) {
-                    break;
-                }
-                assertThat(System.nanoTime()).as("deliveries settle within 30 s").isLessThan(deadline);
-                Thread.sleep(100);
-            }
-
-            List<VsHistory> histories = new ArrayList<>(local.finish());
-            Path file = Files.createTempFile("jcpg-vs-", ".txt");
-            try {
-                child.command("finish " + file);
-                histories.addAll(VsHistory.parse(Files.readAllLines(file)));
-            } finally {
-                Files.deleteIfExists(file);
-            }
+            run.stopAndSettle(30_000);
+            List<VsHistory> histories = run.finish();
 
             VsChecker.Report report = VsChecker.check(histories);
             System.out.printf("virtual synchrony: %d faults injected in %.1f s (%d kill+restart, %d partition+heal); %s%n",

@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jcpg.cluster.VsHistory.Bundle;
 import org.jcpg.cluster.VsHistory.Delivery;
 import org.jcpg.cluster.VsHistory.Entry;
 import org.jcpg.cluster.VsHistory.MsgId;
@@ -38,6 +39,13 @@ import org.jcpg.cluster.VsHistory.View;
  *     (seq 0 .. sent-1), and nobody delivered a message of a cleanly ended sender that it
  *     did not send.
  * <li><b>Own views</b>: a member appears in every view it installs.
+ * <li><b>Whole bundles</b> (for histories that record {@link Bundle bundles}): the
+ *     messages a bundle's frame announces are exactly the next deliveries, all of them, with
+ *     no view, totem change or other delivery in between (so never half a bundle, also not
+ *     for a member whose daemon died), and no delivery comes outside a bundle; a bundle's
+ *     messages have one sender; every member that delivers a bundle delivers the same
+ *     messages in it. With 4 and 6 that makes a bundle delivered in one view, to all of the
+ *     members that stay together or to none.
  * </ol>
  *
  * <h2>How views are identified across members</h2>
@@ -66,7 +74,8 @@ import org.jcpg.cluster.VsHistory.View;
  */
 public final class VsChecker {
     /** The outcome: violations (empty if fine) and counts. */
-    public record Report(List<String> violations, int histories, long messages, long deliveries, int views) {
+    public record Report(List<String> violations, int histories, long messages, long deliveries, int views,
+                         int bundles, int largestBundle) {
         public boolean ok() {
             return violations.isEmpty();
         }
@@ -82,7 +91,9 @@ public final class VsChecker {
         @Override
         public String toString() {
             return histories + " member histories, " + messages + " distinct messages, " + deliveries
-                    + " deliveries, " + views + " distinct views, " + violations.size() + " violations";
+                    + " deliveries, " + views + " distinct views, "
+                    + (bundles == 0 ? "" : bundles + " distinct bundles (largest: " + largestBundle + " messages), ")
+                    + violations.size() + " violations";
         }
     }
 
@@ -133,7 +144,10 @@ public final class VsChecker {
             checkMoveTogether(view.getKey(), view.getValue());
         }
         checkSelfDelivery(histories);
-        return new Report(List.copyOf(violations), histories.size(), messages.size(), deliveries, byKey.size());
+        Map<MsgId, List<MsgId>> bundles = checkBundles(histories);
+        int largest = bundles.values().stream().mapToInt(List::size).max().orElse(0);
+        return new Report(List.copyOf(violations), histories.size(), messages.size(), deliveries, byKey.size(),
+                bundles.size(), largest);
     }
 
     /** Splits a history into its views; also checks integrity, duplicates, FIFO and own views. */
@@ -153,6 +167,9 @@ public final class VsChecker {
         for (Entry e : entries) {
             index++;
             switch (e) {
+                case Bundle b -> {
+                    // checked on its own (checkBundles)
+                }
                 case Totem t -> ring = t.ring();
                 case View v -> {
                     if (pending != null) {
@@ -320,5 +337,56 @@ public final class VsChecker {
                 }
             }
         }
+    }
+
+    /** Whole bundles (check 9); returns every distinct bundle, by its first message, with its messages. */
+    private Map<MsgId, List<MsgId>> checkBundles(Collection<VsHistory> histories) {
+        Map<MsgId, List<MsgId>> bundles = new HashMap<>();
+        Map<MsgId, String> firstSeenBy = new HashMap<>();
+        for (VsHistory h : histories) {
+            List<Entry> entries = h.entries();
+            if (entries.stream().noneMatch(Bundle.class::isInstance)) {
+                continue;
+            }
+            int i = 0;
+            while (i < entries.size()) {
+                if (!(entries.get(i) instanceof Bundle bundle)) {
+                    if (entries.get(i) instanceof Delivery d) {
+                        violation(h.name() + ": delivers " + d.id() + " outside any bundle (entry " + (i + 1) + ")");
+                    }
+                    i++;
+                    continue;
+                }
+                List<MsgId> inside = new ArrayList<>();
+                int next = i + 1;
+                while (inside.size() < bundle.count() && next < entries.size()
+                        && entries.get(next) instanceof Delivery d) {
+                    inside.add(d.id());
+                    next++;
+                }
+                if (inside.size() < bundle.count()) {
+                    violation(h.name() + ": delivers " + inside.size() + " of the " + bundle.count()
+                            + " messages of a bundle" + (inside.isEmpty() ? "" : " starting with " + inside.getFirst())
+                            + ", then " + (next < entries.size() ? entries.get(next) : "its history ends")
+                            + " (half a bundle, entry " + (i + 1) + ")");
+                }
+                if (!inside.isEmpty()) {
+                    MsgId first = inside.getFirst();
+                    if (inside.stream().anyMatch(id -> !id.sender().equals(first.sender()))) {
+                        violation(h.name() + ": a bundle holds messages of several senders: " + inside);
+                    }
+                    List<MsgId> before = bundles.putIfAbsent(first, inside);
+                    if (before == null) {
+                        firstSeenBy.put(first, h.name());
+                    } else if (!before.equals(inside)) {
+                        violation("the bundle starting with " + first + " holds " + before.size() + " messages at "
+                                + firstSeenBy.get(first) + " but " + inside.size() + " at " + h.name()
+                                + " (last: " + before.getLast() + " vs " + inside.getLast() + ")");
+                    }
+                }
+                i = next;
+            }
+        }
+        return bundles;
     }
 }

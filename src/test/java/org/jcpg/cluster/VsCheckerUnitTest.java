@@ -15,6 +15,9 @@ import org.junit.jupiter.api.Test;
  * (also with a partition, a crash, a late initial totem change); a reordered
  * message, a duplicate, a loss among members that stay together, a FIFO
  * violation, a delivery in another view and a lost own message each fail.
+ * With bundles: whole bundles pass; a bundle cut short (also at a crashed
+ * member, where the other checks allow any prefix), split by a view, split
+ * in two, mixing senders, or a delivery outside a bundle each fail.
  */
 @Tag("unit")
 class VsCheckerUnitTest {
@@ -196,5 +199,122 @@ class VsCheckerUnitTest {
         List<VsHistory> back = VsHistory.parse(text.lines().toList());
         assertThat(VsHistory.write(back)).isEqualTo(text);
         assertThat(back.get(0).entries()).isEqualTo(histories.get(0).entries());
+    }
+
+    /** The same messages as {@link #stream()}, in bundles of one sender each: 1:0 1:1 | 2:0 | 3:0 2:1... */
+    private static List<List<MsgId>> bundles() {
+        return List.of(List.of(m(1, 0), m(1, 1)), List.of(m(2, 0)), List.of(m(3, 0)), List.of(m(2, 1)),
+                List.of(m(1, 2)));
+    }
+
+    private static VsHistory bundledMember(int node, List<List<MsgId>> bundles, End end) {
+        VsHistory h = new VsHistory(node, 100, 0);
+        h.totem(1, 8, List.of(1L, 2L, 3L));
+        h.view(ABC);
+        for (List<MsgId> bundle : bundles) {
+            h.bundle(bundle.size());
+            bundle.forEach(id -> h.delivered(id, true));
+        }
+        h.sent(stream().stream().filter(id -> id.node() == node).count());
+        h.end(end);
+        return h;
+    }
+
+    private static List<VsHistory> bundledAgreeing() {
+        return new ArrayList<>(List.of(bundledMember(1, bundles(), End.CLEAN), bundledMember(2, bundles(), End.CLEAN),
+                bundledMember(3, bundles(), End.CLEAN)));
+    }
+
+    @Test
+    void wholeBundlesPass() {
+        VsChecker.Report report = VsChecker.check(bundledAgreeing());
+        assertThat(report.violations()).isEmpty();
+        assertThat(report.bundles()).isEqualTo(5);
+        assertThat(report.largestBundle()).isEqualTo(2);
+        assertThat(report.toString()).contains("5 distinct bundles (largest: 2 messages)");
+    }
+
+    @Test
+    void aBundleCutShortFails() {
+        List<VsHistory> histories = bundledAgreeing();
+        VsHistory cut = new VsHistory(3, 100, 0);
+        cut.totem(1, 8, List.of(1L, 2L, 3L));
+        cut.view(ABC);
+        cut.bundle(2);
+        cut.delivered(m(1, 0), true);   // 1:1, the bundle's last message, never reaches the listener
+        for (List<MsgId> bundle : bundles().subList(1, 5)) {
+            cut.bundle(bundle.size());
+            bundle.forEach(id -> cut.delivered(id, true));
+        }
+        cut.sent(1);
+        cut.end(End.CLEAN);
+        histories.set(2, cut);
+        assertThat(VsChecker.check(histories).violations())
+                .anyMatch(v -> v.startsWith("3/100#0: delivers 1 of the 2 messages of a bundle starting with 1/100#0:0")
+                        && v.contains("half a bundle"))
+                .anyMatch(v -> v.contains("holds 2 messages at 1/100#0 but 1 at 3/100#0"));
+    }
+
+    /** A member whose daemon died may deliver any prefix of its view, but not half a bundle. */
+    @Test
+    void aCrashedMemberWithHalfABundleFails() {
+        List<VsHistory> plain = agreeing();
+        plain.set(2, member(3, List.of(m(1, 0)), End.CRASHED));
+        assertThat(VsChecker.check(plain).violations()).as("without bundles a prefix is fine").isEmpty();
+
+        List<VsHistory> histories = bundledAgreeing();
+        VsHistory crashed = new VsHistory(3, 100, 0);
+        crashed.totem(1, 8, List.of(1L, 2L, 3L));
+        crashed.view(ABC);
+        crashed.bundle(2);
+        crashed.delivered(m(1, 0), true);
+        crashed.end(End.CRASHED);
+        histories.set(2, crashed);
+        assertThat(VsChecker.check(histories).violations())
+                .anyMatch(v -> v.contains("3/100#0: delivers 1 of the 2 messages") && v.contains("its history ends"));
+    }
+
+    @Test
+    void aViewBetweenTheMessagesOfABundleFails() {
+        List<VsHistory> histories = bundledAgreeing();
+        VsHistory split = new VsHistory(3, 100, 0);
+        split.totem(1, 8, List.of(1L, 2L, 3L));
+        split.view(ABC);
+        split.bundle(2);
+        split.delivered(m(1, 0), true);
+        split.view(List.of("1/100", "3/100"));
+        split.delivered(m(1, 1), true);
+        split.end(End.CRASHED);
+        histories.set(2, split);
+        assertThat(VsChecker.check(histories).violations())
+                .anyMatch(v -> v.contains("delivers 1 of the 2 messages") && v.contains("then View["))
+                .anyMatch(v -> v.contains("delivers 1/100#0:1 outside any bundle"));
+    }
+
+    @Test
+    void aBundleSplitInTwoOrMixingSendersFails() {
+        List<VsHistory> histories = bundledAgreeing();
+        List<List<MsgId>> split = new ArrayList<>(bundles());
+        split.set(0, List.of(m(1, 0)));
+        split.add(1, List.of(m(1, 1)));
+        histories.set(2, bundledMember(3, split, End.CLEAN));
+        assertThat(VsChecker.check(histories).violations()).singleElement().asString()
+                .contains("the bundle starting with 1/100#0:0 holds 2 messages at 1/100#0 but 1 at 3/100#0");
+
+        List<List<MsgId>> mixed = List.of(List.of(m(1, 0), m(1, 1), m(2, 0)), List.of(m(3, 0)), List.of(m(2, 1)),
+                List.of(m(1, 2)));
+        histories = List.of(bundledMember(1, mixed, End.CLEAN), bundledMember(2, mixed, End.CLEAN),
+                bundledMember(3, mixed, End.CLEAN));
+        assertThat(VsChecker.check(histories).violations()).hasSize(3).allMatch(v -> v.contains("several senders"));
+    }
+
+    @Test
+    void bundlesRoundTripAsText() {
+        List<VsHistory> histories = bundledAgreeing();
+        String text = VsHistory.write(histories);
+        assertThat(text).contains("\nB 2\n");
+        List<VsHistory> back = VsHistory.parse(text.lines().toList());
+        assertThat(VsHistory.write(back)).isEqualTo(text);
+        assertThat(VsChecker.check(back).bundles()).isEqualTo(5);
     }
 }

@@ -12,9 +12,11 @@ import org.jcpg.TotemChange;
  * What one member incarnation of a group saw, in delivery order: views
  * (membership changes: the member list after each), totem changes (ring id
  * and nodes) and delivered messages (by {@link MsgId}, and whether the bytes
- * were intact), plus how many messages it sent and how it ended. A process
- * that connects again after its daemon died is a new incarnation (same node
- * and pid, next incarnation number): corosync sees a new member.
+ * were intact), for a member of a bundled group also each bundle's arrival in
+ * front of its messages ({@link Bundle}), plus how many messages it sent and
+ * how it ended. A process that connects again after its daemon died is a
+ * new incarnation (same node and pid, next incarnation number): corosync
+ * sees a new member.
  *
  * <p>Thread-safe for one recording thread and readers. {@link #write} and
  * {@link #parse} move histories between processes as text.
@@ -32,7 +34,7 @@ public final class VsHistory {
         }
     }
 
-    public sealed interface Entry permits View, Totem, Delivery {
+    public sealed interface Entry permits View, Totem, Delivery, Bundle {
     }
 
     /** A membership change: the members after it, as "node/pid", sorted. */
@@ -55,6 +57,14 @@ public final class VsHistory {
 
     /** A delivered message. */
     public record Delivery(MsgId id, boolean intact) implements Entry {
+    }
+
+    /**
+     * A bundle arrived (one CPG message): its frame says it holds {@code count} messages, which
+     * should be the next {@code count} deliveries. Recorded in front of the unpacking receiver,
+     * from the frame's own bytes, so it tells what the application should see.
+     */
+    public record Bundle(int count) implements Entry {
     }
 
     public enum End {
@@ -125,6 +135,10 @@ public final class VsHistory {
         entries.add(new Delivery(id, intact));
     }
 
+    public synchronized void bundle(int count) {
+        entries.add(new Bundle(count));
+    }
+
     /** Messages this incarnation sent successfully: seq 0 .. sent-1. */
     public synchronized void sent(long count) {
         this.sent = count;
@@ -157,7 +171,7 @@ public final class VsHistory {
     }
 
     // ---- text form --------------------------------------------------------
-    // H node pid incarnation sent END / V n/p,n/p / T ringNode ringSeq n,n / D node pid inc seq 1|0
+    // H node pid incarnation sent END / V n/p,n/p / T ringNode ringSeq n,n / D node pid inc seq 1|0 / B count
 
     public synchronized void write(StringBuilder out) {
         out.append("H ").append(node).append(' ').append(pid).append(' ').append(incarnation).append(' ')
@@ -170,6 +184,7 @@ public final class VsHistory {
                 case Delivery d -> out.append("D ").append(d.id().node()).append(' ').append(d.id().pid()).append(' ')
                         .append(d.id().incarnation()).append(' ').append(d.id().seq()).append(' ')
                         .append(d.intact() ? 1 : 0).append('\n');
+                case Bundle b -> out.append("B ").append(b.count()).append('\n');
             }
         }
     }
@@ -200,6 +215,7 @@ public final class VsHistory {
                         w[3].isEmpty() ? List.of() : java.util.Arrays.stream(w[3].split(",")).map(Long::valueOf).toList());
                 case "D" -> h.delivered(new MsgId(Long.parseLong(w[1]), Integer.parseInt(w[2]), Integer.parseInt(w[3]),
                         Long.parseLong(w[4])), w[5].equals("1"));
+                case "B" -> h.bundle(Integer.parseInt(w[1]));
                 default -> throw new IllegalArgumentException("bad history line: " + line);
             }
         }
