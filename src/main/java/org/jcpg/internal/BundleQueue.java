@@ -24,9 +24,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * grow instead of the daemon's queue (cpg_mcast_joined returns as soon as
  * the message is in libqb's ring, long before the daemon has ordered it:
  * without the window a fast sender would fill the ring with bundles of one).
- * The window applies only once a delivery was reported (a sender whose
- * connection has no {@code BundlingReceiver} never waits for one), and a
- * bundle waits for it at most the maximum delay.
+ * The window holds back only a bundle that can still grow: one with
+ * another queued behind it is full and goes as soon as libcpg takes it
+ * ({@link #heldByWindow}). It applies only once a delivery was reported (a
+ * sender whose connection has no {@code BundlingReceiver} never waits for
+ * one), and a bundle waits for it at most the maximum delay.
  *
  * <p>An application thread sends a few bundles at most and then, like
  * after a refusal or on a full window, hands the flusher role to this
@@ -41,13 +43,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * transport gets the frame itself: {@code cpg_mcast_joined} reads it in
  * place, so a message is copied once here (into the frame) and once by
  * libcpg (into its request ring), with no staging copy in between. Not a
- * {@code cpg_zcb} buffer: in corosync 3.1.7 {@code cpg_zcb_mcast_joined}
- * waits for the daemon's reply, so only one bundle could be on its way at
- * a time and the window would be useless (the C benchmark measured
- * zero-copy sends slower than copied ones at every size up to 64 KiB);
- * such buffers can only be freed by a call to the daemon; sends just under
- * 1 MiB through them are lost silently; and newer corosync makes them
- * plain malloc'd memory. A frame is freed only by whoever holds it when it
+ * {@code cpg_zcb} buffer, although that would save libcpg's copy: in
+ * corosync 3.1.7 {@code cpg_zcb_mcast_joined} waits for the daemon's reply,
+ * a round trip per bundle under the connection's IPC lock instead of a
+ * write into libqb's ring (the C benchmark measured zero-copy sends slower
+ * than copied ones at every size up to 64 KiB); such a buffer can only be
+ * freed by a call to the daemon, which may block; one sent just under 1 MiB
+ * is lost silently; and newer corosync makes them plain malloc'd memory,
+ * so the saved copy would not even last. A frame is freed only by whoever holds it when it
  * is no longer needed (see {@link #retire}): never while an appender, the
  * flusher or libcpg may still use it, even if {@link #close} races with a
  * send. Java code writes a frame through the arena's segment, so a slip
@@ -214,6 +217,9 @@ public final class BundleQueue {
             if (fresh) {
                 pending.addLast(tail);
                 queued += BundleFrame.HEADER_BYTES;
+                if (pending.size() == 2) {
+                    windowOpen.signal();   // the head is full now: the window no longer holds it
+                }
             }
             tail.count++;
             queued += need;
@@ -402,7 +408,7 @@ public final class BundleQueue {
         lock.lock();
         try {
             long left = maxPauseNanos;
-            while (wired && inFlight >= window && left > 0 && !closed) {
+            while (heldByWindow() && left > 0 && !closed) {
                 left = windowOpen.awaitNanos(left);
             }
             return left > 0;
@@ -448,6 +454,19 @@ public final class BundleQueue {
     }
 
     /**
+     * Whether the head bundle waits for the window. Only a bundle that can
+     * still grow does: one with another queued behind it is full (its
+     * followers were merged into it as far as they fit), and holding it back
+     * would only starve the daemon. corosync needs a deep queue to work
+     * efficiently: with 8 KiB messages (7 to a bundle) a window on full
+     * bundles cost it about twice the CPU per message of plain sends, and the
+     * throughput with it. Under the lock.
+     */
+    private boolean heldByWindow() {
+        return wired && inFlight >= window && pending.size() <= 1;
+    }
+
+    /**
      * One attempt to send the head bundle; only the holder of the flusher
      * role calls it. Unless {@code force}, a full window of bundles in flight
      * makes it wait (WINDOW_FULL).
@@ -463,11 +482,11 @@ public final class BundleQueue {
                 idle.signalAll();
                 return Outcome.EMPTY;
             }
-            if (!force && wired && inFlight >= window) {
+            mergeFollowers(head);
+            if (!force && heldByWindow()) {
                 return Outcome.WINDOW_FULL;
             }
             head.inFlight = true;
-            mergeFollowers(head);
             doomed = takeRetired();
         } finally {
             lock.unlock();
