@@ -50,11 +50,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * than copied ones at every size up to 64 KiB); such a buffer can only be
  * freed by a call to the daemon, which may block; one sent just under 1 MiB
  * is lost silently; and newer corosync makes them plain malloc'd memory,
- * so the saved copy would not even last. A frame is freed only by whoever holds it when it
- * is no longer needed (see {@link #retire}): never while an appender, the
- * flusher or libcpg may still use it, even if {@link #close} races with a
- * send. Java code writes a frame through the arena's segment, so a slip
- * there would throw rather than touch freed memory.
+ * so the saved copy would not even last. A frame is freed only by whoever
+ * holds it when it is no longer needed (see {@link #retire}): never while
+ * an appender, the flusher or libcpg may still use it, even if
+ * {@link #close} races with a send. Java code writes a frame through the
+ * arena's segment, so a slip there would throw rather than touch freed
+ * memory.
  */
 public final class BundleQueue {
     /** Sends one frame; false when the daemon asks to try again; throws when the connection failed. */
@@ -459,8 +460,8 @@ public final class BundleQueue {
      * followers were merged into it as far as they fit), and holding it back
      * would only starve the daemon. corosync needs a deep queue to work
      * efficiently: with 8 KiB messages (7 to a bundle) a window on full
-     * bundles cost it about twice the CPU per message of plain sends, and the
-     * throughput with it. Under the lock.
+     * bundles cost it 1.3-1.5 times the CPU per message of plain sends, and
+     * made bundled sending slower than plain. Under the lock.
      */
     private boolean heldByWindow() {
         return wired && inFlight >= window && pending.size() <= 1;
