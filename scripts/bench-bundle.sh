@@ -17,7 +17,9 @@
 #   --pairs N   rounds per size (default 5)
 #   --quick     a smoke run: 1/10 of the messages, 2 pairs (unless --pairs)
 #   --sizes     only these of 64 1024 8192
-# Environment: BENCH_JAVA_OPTS (extra JVM options for both members).
+# Environment: BENCH_JAVA_OPTS (extra JVM options for both members; bundling
+# options other than the defaults: -Dbench.maxBundleBytes=N -Dbench.maxInFlight=N
+# -Dbench.maxDelayMicros=N -Dbench.queueBytes=N).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 

@@ -33,6 +33,9 @@ import org.jcpg.internal.BundleFrame;
  * in flight, while another thread is sending, or while the daemon refuses
  * (TRY_AGAIN), are appended to the next bundle, which goes out as soon as
  * the way is free: at high load bundles grow instead of the daemon's queue.
+ * Only a bundle that can still grow waits for that window: a full one (with
+ * another bundle queued behind it) goes as soon as libcpg takes it, since
+ * corosync works most efficiently with a deep queue.
  * A bundle waits for the window at most {@link Builder#maxDelay} (1 ms by
  * default); while the daemon refuses, the sender retries after pauses that
  * grow from 10 microseconds to that delay. A bundle holds at most
@@ -228,7 +231,8 @@ public final class Bundling {
          * How many of a sender's bundles may be on their way (handed to libcpg,
          * not yet delivered back to its connection) before the next one waits
          * and fills (default 4; 1 to 1024). Fewer: larger bundles and less
-         * work for the daemon under load; more: less waiting.
+         * work for the daemon under load; more: less waiting. A full bundle
+         * does not wait for this window.
          *
          * @param bundles how many bundles may be on their way
          * @return this builder

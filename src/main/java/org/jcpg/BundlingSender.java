@@ -13,7 +13,10 @@ import org.jcpg.internal.CpgHandle;
 /**
  * Sends messages to a bundled group (see {@link Bundling}): each message is
  * copied into the bundle being filled and goes out with it, in the order of
- * the sends. Made by {@link Bundling#sender}.
+ * the sends. Made by {@link Bundling#sender}. Bundles are native memory
+ * that libcpg reads in place, so a message is copied twice on its way to
+ * the daemon: into the bundle here, into libcpg's ring there. They are
+ * freed at {@link #close}.
  *
  * <p>One sender per connection. Thread-safe: any number of threads may send at once. The queue is
  * bounded ({@link Bundling.Builder#queueBytes}): when it is full,

@@ -350,6 +350,35 @@ class BundlingUnitTest {
 
     @Test
     @Timeout(30)
+    void aFullBundleDoesNotWaitForTheWindowOnlyTheOneStillFilling() throws Exception {
+        Gate gate = new Gate();
+        long maxDelay = 60_000_000_000L;   // no report comes in this test: only fullness can release a bundle
+        BundleQueue queue = new BundleQueue("unit", gate, 64, 4096, 8192, maxDelay, 1);
+        assertThat(queue.offer(seg("m1"), 0)).isTrue();
+        queue.selfDelivered();                 // from now on one bundle in flight at most, unless full
+        assertThat(queue.offer(seg("m2"), 0)).isTrue();
+        assertThat(gate.frames).hasSize(2);   // m2 is in flight
+        // 12 bytes of header + 3 x (4 + 10) fit in 64 bytes; the fourth starts the next bundle
+        for (String m : List.of("aaaaaaaaa1", "aaaaaaaaa2", "aaaaaaaaa3", "bbbbbbbbb1")) {
+            assertThat(queue.offer(seg(m), 0)).isTrue();
+        }
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (gate.frames.size() < 3) {
+            assertThat(System.nanoTime()).as("the full bundle went without a delivery report").isLessThan(deadline);
+            Thread.sleep(1);
+        }
+        Thread.sleep(50);
+        assertThat(gate.frames).as("the bundle still filling waits").hasSize(3);
+        assertThat(gate.messages()).containsExactly("m1", "m2", "aaaaaaaaa1", "aaaaaaaaa2", "aaaaaaaaa3");
+        queue.selfDelivered();
+        queue.selfDelivered();
+        assertThat(queue.drain(10_000_000_000L)).isTrue();
+        assertThat(gate.messages()).endsWith("bbbbbbbbb1");
+        queue.close(1_000_000_000L);
+    }
+
+    @Test
+    @Timeout(30)
     void aMessageLargerThanABundleGoesAloneAndTooLargeIsRefused() throws Exception {
         Gate gate = new Gate();
         BundleQueue queue = new BundleQueue("unit", gate, 64, 1000, 128, 50_000, 4);

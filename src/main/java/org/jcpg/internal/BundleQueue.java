@@ -1,7 +1,10 @@
 package org.jcpg.internal;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
@@ -21,9 +24,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * grow instead of the daemon's queue (cpg_mcast_joined returns as soon as
  * the message is in libqb's ring, long before the daemon has ordered it:
  * without the window a fast sender would fill the ring with bundles of one).
- * The window applies only once a delivery was reported (a sender whose
- * connection has no {@code BundlingReceiver} never waits for one), and a
- * bundle waits for it at most the maximum delay.
+ * The window holds back only a bundle that can still grow: one with
+ * another queued behind it is full and goes as soon as libcpg takes it
+ * ({@link #heldByWindow}). It applies only once a delivery was reported (a
+ * sender whose connection has no {@code BundlingReceiver} never waits for
+ * one), and a bundle waits for it at most the maximum delay.
  *
  * <p>An application thread sends a few bundles at most and then, like
  * after a refusal or on a full window, hands the flusher role to this
@@ -33,6 +38,24 @@ import java.util.concurrent.locks.ReentrantLock;
  * appended. A bundle's buffer is not touched by appenders while it is being
  * sent ({@link Bundle#inFlight}); after a refusal it is open again, and the
  * bundles queued behind it are merged into it when they fit.
+ *
+ * <p>Frames live in native memory, one shared arena per bundle, and the
+ * transport gets the frame itself: {@code cpg_mcast_joined} reads it in
+ * place, so a message is copied once here (into the frame) and once by
+ * libcpg (into its request ring), with no staging copy in between. Not a
+ * {@code cpg_zcb} buffer, although that would save libcpg's copy: in
+ * corosync 3.1.7 {@code cpg_zcb_mcast_joined} waits for the daemon's reply,
+ * a round trip per bundle under the connection's IPC lock instead of a
+ * write into libqb's ring (the C benchmark measured zero-copy sends slower
+ * than copied ones at every size up to 64 KiB); such a buffer can only be
+ * freed by a call to the daemon, which may block; one sent just under 1 MiB
+ * is lost silently; and newer corosync makes them plain malloc'd memory,
+ * so the saved copy would not even last. A frame is freed only by whoever
+ * holds it when it is no longer needed (see {@link #retire}): never while
+ * an appender, the flusher or libcpg may still use it, even if
+ * {@link #close} races with a send. Java code writes a frame through the
+ * arena's segment, so a slip there would throw rather than touch freed
+ * memory.
  */
 public final class BundleQueue {
     /** Sends one frame; false when the daemon asks to try again; throws when the connection failed. */
@@ -51,21 +74,43 @@ public final class BundleQueue {
     private static final long FIRST_PAUSE = 10_000;
     /** Bundles an application thread sends before it hands the flusher role to the queue's thread. */
     private static final int INLINE_ROUNDS = 4;
+    /** Empty frames kept for the next bundles; more are freed. */
+    private static final int SPARES = 4;
 
     private enum Outcome { EMPTY, SENT, REFUSED, WINDOW_FULL }
 
+    /**
+     * One frame. Appenders write it under the queue's lock, the flusher
+     * writes its header and hands it over outside the lock while
+     * {@link #inFlight}; nobody else touches it then.
+     */
     private static final class Bundle {
+        /** Shared: written by any appending thread, sent from whichever thread holds the flusher role. */
+        private final Arena arena;
         final MemorySegment frame;
+        /**
+         * The same memory as a segment of the global scope, for libcpg alone:
+         * what a send reads in place (a shared arena's segment would be copied
+         * to staging memory first, since another thread could close it
+         * meanwhile; here the queue's protocol rules that out).
+         */
+        final MemorySegment wire;
         long length = BundleFrame.HEADER_BYTES;
         int count;
         boolean inFlight;
 
         Bundle(long capacity) {
-            frame = MemorySegment.ofArray(new byte[Math.toIntExact(capacity)]);
+            arena = Arena.ofShared();
+            frame = arena.allocate(capacity, Long.BYTES);
+            wire = MemorySegment.ofAddress(frame.address()).reinterpret(capacity);
         }
 
         boolean fits(long bytes) {
             return length + bytes <= frame.byteSize();
+        }
+
+        void free() {
+            arena.close();
         }
     }
 
@@ -82,6 +127,10 @@ public final class BundleQueue {
     private final int window;
     private final ArrayDeque<Bundle> pending = new ArrayDeque<>();
     private final ArrayDeque<Bundle> spare = new ArrayDeque<>();
+    /** Frames no longer used by anyone, to be freed once the lock is released (see {@link #retire}). */
+    private List<Bundle> retired = new ArrayList<>();
+    /** Frames allocated and not yet freed. */
+    private final AtomicInteger liveFrames = new AtomicInteger();
     private final Thread flusher;
     private long queued;
     private boolean flushing;
@@ -135,6 +184,7 @@ public final class BundleQueue {
         }
         long need = BundleFrame.LENGTH_BYTES + size;
         boolean flushHere = false;
+        List<Bundle> doomed = null;
         lock.lockInterruptibly();
         try {
             long nanos = timeoutNanos;
@@ -150,12 +200,28 @@ public final class BundleQueue {
                 nanos = space.awaitNanos(nanos);
             }
             Bundle tail = pending.peekLast();
-            if (tail == null || tail.inFlight || !tail.fits(need)) {
+            boolean fresh = tail == null || tail.inFlight || !tail.fits(need);
+            if (fresh) {
                 tail = newBundle(BundleFrame.HEADER_BYTES + need);
+            }
+            try {
+                tail.length = BundleFrame.append(tail.frame, tail.length, message);
+            } catch (RuntimeException | Error unreadable) {
+                // The message's memory failed (its arena closed, its file shrank): nothing was
+                // queued; a bundle of none must not go out.
+                if (fresh) {
+                    recycle(tail);
+                    doomed = takeRetired();
+                }
+                throw unreadable;
+            }
+            if (fresh) {
                 pending.addLast(tail);
                 queued += BundleFrame.HEADER_BYTES;
+                if (pending.size() == 2) {
+                    windowOpen.signal();   // the head is full now: the window no longer holds it
+                }
             }
-            tail.length = BundleFrame.append(tail.frame, tail.length, message);
             tail.count++;
             queued += need;
             accepted++;
@@ -165,6 +231,7 @@ public final class BundleQueue {
             }
         } finally {
             lock.unlock();
+            free(doomed);
         }
         if (flushHere) {
             flushInline();
@@ -214,6 +281,7 @@ public final class BundleQueue {
             lock.unlock();
         }
         long dropped = 0;
+        List<Bundle> doomed = null;
         try {
             drain(timeoutNanos);
         } catch (InterruptedException e) {
@@ -226,9 +294,14 @@ public final class BundleQueue {
                 for (Bundle bundle : pending) {
                     if (!bundle.inFlight) {
                         dropped += bundle.count;
+                        retire(bundle);
                     }
+                    // else: its sender frees it once libcpg has returned (sendHead)
                 }
                 pending.clear();
+                spare.forEach(this::retire);
+                spare.clear();
+                doomed = takeRetired();
                 queued = 0;
                 work.signalAll();
                 idle.signalAll();
@@ -236,6 +309,7 @@ public final class BundleQueue {
             } finally {
                 lock.unlock();
             }
+            free(doomed);
             flusher.interrupt();
             if (Thread.currentThread() != flusher) {
                 try {
@@ -335,7 +409,7 @@ public final class BundleQueue {
         lock.lock();
         try {
             long left = maxPauseNanos;
-            while (wired && inFlight >= window && left > 0 && !closed) {
+            while (heldByWindow() && left > 0 && !closed) {
                 left = windowOpen.awaitNanos(left);
             }
             return left > 0;
@@ -381,12 +455,26 @@ public final class BundleQueue {
     }
 
     /**
+     * Whether the head bundle waits for the window. Only a bundle that can
+     * still grow does: one with another queued behind it is full (its
+     * followers were merged into it as far as they fit), and holding it back
+     * would only starve the daemon. corosync needs a deep queue to work
+     * efficiently: with 8 KiB messages (7 to a bundle) a window on full
+     * bundles cost it 1.3-1.5 times the CPU per message of plain sends, and
+     * made bundled sending slower than plain. Under the lock.
+     */
+    private boolean heldByWindow() {
+        return wired && inFlight >= window && pending.size() <= 1;
+    }
+
+    /**
      * One attempt to send the head bundle; only the holder of the flusher
      * role calls it. Unless {@code force}, a full window of bundles in flight
      * makes it wait (WINDOW_FULL).
      */
     private Outcome sendHead(boolean force) {
         Bundle head;
+        List<Bundle> doomed = null;
         lock.lock();
         try {
             head = pending.peekFirst();
@@ -395,24 +483,38 @@ public final class BundleQueue {
                 idle.signalAll();
                 return Outcome.EMPTY;
             }
-            if (!force && wired && inFlight >= window) {
+            mergeFollowers(head);
+            if (!force && heldByWindow()) {
                 return Outcome.WINDOW_FULL;
             }
             head.inFlight = true;
-            mergeFollowers(head);
+            doomed = takeRetired();
         } finally {
             lock.unlock();
+            free(doomed);
         }
         BundleFrame.writeHeader(head.frame, head.count);
         boolean ok;
         try {
-            ok = transport.trySend(head.frame.asSlice(0, head.length));
-        } catch (RuntimeException e) {
-            fail(e);
+            ok = transport.trySend(head.wire.asSlice(0, head.length));
+        } catch (RuntimeException | Error e) {
+            lock.lock();
+            try {
+                head.inFlight = false;
+                if (closed && pending.peekFirst() != head) {
+                    retire(head);
+                }
+                fail(e instanceof RuntimeException runtime ? runtime : new IllegalStateException(e));
+                doomed = takeRetired();
+            } finally {
+                lock.unlock();
+                free(doomed);
+            }
             throw e;
         }
         lock.lock();
         try {
+            head.inFlight = false;
             if (ok) {
                 inFlight++;
                 // close() may have dropped the queue while this bundle was on its way.
@@ -427,11 +529,15 @@ public final class BundleQueue {
                 space.signalAll();
                 return Outcome.SENT;
             }
-            head.inFlight = false;
+            if (closed && pending.peekFirst() != head) {
+                retire(head);   // close() dropped it meanwhile
+            }
             tryAgain++;
             return Outcome.REFUSED;
         } finally {
+            doomed = takeRetired();
             lock.unlock();
+            free(doomed);
         }
     }
 
@@ -498,18 +604,57 @@ public final class BundleQueue {
             if (recycled != null) {
                 return recycled;
             }
-            return new Bundle(bundleBytes);
+            atLeast = bundleBytes;
         }
-        return new Bundle(atLeast);
+        Bundle fresh = new Bundle(atLeast);
+        liveFrames.incrementAndGet();
+        return fresh;
     }
 
+    /** A bundle that was sent, merged or never used: kept for reuse, or retired. Under the lock. */
     private void recycle(Bundle bundle) {
-        if (bundle.frame.byteSize() == bundleBytes && spare.size() < 2) {
+        if (!closed && bundle.frame.byteSize() == bundleBytes && spare.size() < SPARES) {
             bundle.length = BundleFrame.HEADER_BYTES;
             bundle.count = 0;
-            bundle.inFlight = false;
             spare.addFirst(bundle);
+        } else {
+            retire(bundle);
         }
+    }
+
+    /**
+     * Marks a frame to be freed: only for one that nobody uses any more (not
+     * queued, not a spare, not being sent), so that freeing it cannot pull
+     * memory from under an appender, the flusher or libcpg. Under the lock;
+     * {@link #free} closes the arenas after unlocking, because closing a shared
+     * arena waits for a handshake with every thread.
+     */
+    private void retire(Bundle bundle) {
+        retired.add(bundle);
+    }
+
+    /** Under the lock: the retired frames, for {@link #free} after unlocking; null if none. */
+    private List<Bundle> takeRetired() {
+        if (retired.isEmpty()) {
+            return null;
+        }
+        List<Bundle> taken = retired;
+        retired = new ArrayList<>();
+        return taken;
+    }
+
+    private void free(List<Bundle> doomed) {
+        if (doomed != null) {
+            for (Bundle bundle : doomed) {
+                bundle.free();
+                liveFrames.decrementAndGet();
+            }
+        }
+    }
+
+    /** How many frames of native memory this queue holds now (queued, spare or being sent). */
+    public int liveFrames() {
+        return liveFrames.get();
     }
 
     /** For tests: whether the flusher thread still runs. */

@@ -183,7 +183,7 @@ public final class GroupBench {
                 }
             }
         };
-        Bundling bundling = Bundling.defaults();
+        Bundling bundling = bundling();
         long daemonPid = Long.parseLong(System.getenv().getOrDefault("JCPG_COROSYNC_PID", "0"));
         try (CpgEventLoop loop = CpgEventLoop.start();
              CpgConnection cpg = loop.open(bundled ? bundling.receiver(listener) : listener)) {
@@ -213,8 +213,10 @@ public final class GroupBench {
                 await(lastDelivered, "own deliveries");
                 long daemonTicks = daemonTicks(daemonPid) - daemonStart;
                 await(peerDone, "the receiver");
-                String extra = bundled ? ",\"bundles\":" + out.statistics().bundles()
-                        + ",\"largest_bundle\":" + out.statistics().largestBundle() : "";
+                String extra = (bundled ? ",\"bundles\":" + out.statistics().bundles()
+                        + ",\"largest_bundle\":" + out.statistics().largestBundle() : "")
+                        + ",\"try_again\":" + cpg.statistics().sendsRefused()
+                        + ",\"dispatches\":" + cpg.statistics().dispatchCalls();
                 return senderJson(startNanos, daemonTicks, extra);
             }
             await(lastDelivered, "the sender's messages");
@@ -229,6 +231,22 @@ public final class GroupBench {
             Thread.sleep(200);
             return receiverJson(daemonTicks);
         }
+    }
+
+    /**
+     * The defaults, or options given as system properties (for trying other
+     * settings: {@code -Dbench.maxBundleBytes=N -Dbench.maxInFlight=N
+     * -Dbench.maxDelayMicros=N -Dbench.queueBytes=N}, e.g. through
+     * BENCH_JAVA_OPTS).
+     */
+    static Bundling bundling() {
+        Bundling defaults = Bundling.defaults();
+        Bundling.Builder builder = Bundling.builder()
+                .maxBundleBytes(Integer.getInteger("bench.maxBundleBytes", defaults.maxBundleBytes()))
+                .maxInFlight(Integer.getInteger("bench.maxInFlight", defaults.maxInFlight()))
+                .maxDelay(Duration.ofNanos(1000L * Long.getLong("bench.maxDelayMicros", defaults.maxDelay().toNanos() / 1000)))
+                .queueBytes(Long.getLong("bench.queueBytes", defaults.queueBytes()));
+        return builder.build();
     }
 
     private static long daemonTicks(long pid) {
