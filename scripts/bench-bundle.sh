@@ -8,14 +8,15 @@
 # Central): TCP on loopback with SEQUENCER for total order, the sender being
 # the coordinator and so the sequencer. Per pair and size the three run one
 # after the other, the order reversed every other pair; each run sends
-# COUNT/10 untimed warm-up messages, then COUNT timed ones, all checked for
-# order and length by both members. Prints per size the medians (msgs/s,
+# untimed warm-up messages for WARMUP seconds, waits for its own delivery of
+# the last, then sends COUNT timed ones (the same COUNT for the three), all
+# checked for order and length by both members. Prints per size the medians (msgs/s,
 # delivery latency p50/p99 of the sender's own messages, client CPU per
 # message of both JVMs together, corosync's CPU per message) and the ratios
 # jcpg/JGroups; writes bench-results/bundle-<timestamp>.json and .png.
 #
 #   --pairs N   rounds per size (default 5)
-#   --quick     a smoke run: 1/10 of the messages, 2 pairs (unless --pairs)
+#   --quick     a smoke run: 1/10 of the messages, 2 s warm-up, 2 pairs (unless --pairs)
 #   --sizes     only these of 64 1024 8192
 # Environment: BENCH_JAVA_OPTS (extra JVM options for both members; bundling
 # options other than the defaults: -Dbench.maxBundleBytes=N -Dbench.maxInFlight=N
@@ -24,11 +25,19 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 ALL_SIZES=(64 1024 8192)
-ALL_COUNTS=(50000 50000 20000)   # the same for the three; plain jcpg needs ~2 s for 50,000 on a quiet machine
+# The same for the three. JGroups delivers ~500,000 msgs/s of 64 B here once warm, so its timed part
+# needs hundreds of thousands to last a second; plain jcpg (~20,000 msgs/s) makes these the bulk of the
+# run time.
+ALL_COUNTS=(500000 300000 100000)
+# Untimed warm-up, in seconds of sending: JGroups' JIT needs several seconds and ~a million messages
+# before it runs compiled code (with a warm-up of a few thousand messages it was measured mostly
+# interpreted, the compiler threads competing for the 2 CPUs).
+WARMUP_S=6 QUICK_WARMUP_S=2
 IMPLS=(bundled plain jgroups)
 
-run_member() { # impl role size count group port peer: the member's stdout
-  timeout --foreground -k 10 200 "$JCPG_ROOT/scripts/in-corosync-netns" "$BENCH_JAVA" \
+run_member() { # impl role size count warmup group port peer: the member's stdout
+  # GroupBench fails by itself after a minute without progress; this is the backstop.
+  timeout --foreground -k 10 900 "$JCPG_ROOT/scripts/in-corosync-netns" "$BENCH_JAVA" \
     --enable-native-access=ALL-UNNAMED -Xms512m -Xmx1g -Djava.net.preferIPv4Stack=true ${BENCH_JAVA_OPTS:-} \
     -cp "$BENCH_CP" org.jcpg.bench.GroupBench "$@" 2>>"$BENCH_LOG" || true
 }
@@ -53,7 +62,7 @@ if [ "${1:-}" = --inside ]; then
       $((k + 1)) "$total" "$pair" "$BENCH_PAIRS" "$size" "$impl" $((elapsed / 60)) $((elapsed % 60)) >&2
     group="gbench-$$-$k" port=$((20000 + (RANDOM % 20000)))
     sender_file=$(mktemp) receiver_file=$(mktemp)
-    run_member "$impl" sender "$size" "$count" "$group" "$port" $((port + 1)) >"$sender_file" &
+    run_member "$impl" sender "$size" "$count" "$BENCH_WARMUP" "$group" "$port" $((port + 1)) >"$sender_file" &
     sender_pid=$!
     # The receiver once the sender is connected: in JGroups the sender is then the coordinator,
     # and so the sequencer.
@@ -62,7 +71,7 @@ if [ "${1:-}" = --inside ]; then
       kill -0 $sender_pid 2>/dev/null || break
       sleep 0.1
     done
-    run_member "$impl" receiver "$size" "$count" "$group" $((port + 1)) "$port" >"$receiver_file" &
+    run_member "$impl" receiver "$size" "$count" "$BENCH_WARMUP" "$group" $((port + 1)) "$port" >"$receiver_file" &
     receiver_pid=$!
     wait $sender_pid || true
     wait $receiver_pid || true
@@ -83,6 +92,7 @@ fi
 
 # ---- outside: options, build, machine info, the runs, the report ----
 bench_options 10 "$@"
+warmup=$([ $quick = 1 ] && echo $QUICK_WARMUP_S || echo $WARMUP_S)
 
 "$JCPG_ROOT/scripts/setup.sh"
 need_root "the benchmark (a private corosync)"
@@ -112,16 +122,16 @@ info=$JCPG_ROOT/target/bench/bundle-info-$stamp.txt
   echo "parameters.quick=$([ $quick = 1 ] && echo true || echo false)"
   echo "parameters.sizes=${sizes[*]}"
   echo "parameters.counts=${counts[*]}"
-  echo "parameters.warmup=count/10, untimed"
+  echo "parameters.warmup=${warmup}s of sending, untimed, then the sender waits for its own delivery of the last"
   echo "parameters.order=per pair and size: bundled plain jgroups, reversed every other pair"
-  echo "parameters.jgroups=TCP on 127.0.0.1, SEQUENCER, sender = coordinator = sequencer (src/test/resources/org/jcpg/bench/jgroups-tcp-sequencer.xml)"
+  echo "parameters.jgroups=JGroups tcp.xml on 127.0.0.1 plus SEQUENCER, bundler.capacity 64k, sender = coordinator = sequencer (src/test/resources/org/jcpg/bench/jgroups-tcp-sequencer.xml)"
   echo "parameters.jcpg=one single-node corosync, CpgEventLoop on both members; bundled: Bundling.defaults()"
   echo "parameters.java_opts=-Xms512m -Xmx1g ${BENCH_JAVA_OPTS:-}"
 } >"$info"
 
-export BENCH_SIZES="${sizes[*]}" BENCH_COUNTS="${counts[*]}" BENCH_PAIRS=$pairs BENCH_RUNS=$runs
+export BENCH_SIZES="${sizes[*]}" BENCH_COUNTS="${counts[*]}" BENCH_PAIRS=$pairs BENCH_RUNS=$runs BENCH_WARMUP=$warmup
 export BENCH_JAVA=$JAVA_HOME/bin/java BENCH_CP=$java_cp BENCH_LOG=$JCPG_ROOT/target/bench/bundle-stderr-$stamp.log BENCH_JAVA_OPTS="${BENCH_JAVA_OPTS:-}"
-log "$pairs pairs; sizes ${sizes[*]}; messages ${counts[*]}; members' stderr in $BENCH_LOG"
+log "$pairs pairs; sizes ${sizes[*]}; messages ${counts[*]} after ${warmup} s of warm-up; members' stderr in $BENCH_LOG"
 status=0
 "$JCPG_ROOT/scripts/with-corosync.sh" "$JCPG_ROOT/scripts/bench-bundle.sh" --inside || status=$?
 [ -s "$runs" ] || { rm -f "$runs" "$info"; exit $((status ? status : 1)); }

@@ -14,7 +14,6 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import org.jcpg.Bundling;
 import org.jcpg.BundlingSender;
 import org.jcpg.CpgConnection;
@@ -36,25 +35,29 @@ import org.jgroups.View;
  * first, so that in JGroups it is the coordinator and thus the sequencer)
  * and a receiver.
  *
- * <p>{@code GroupBench IMPL ROLE SIZE COUNT GROUP [PORT PEER]}, IMPL one of
- * {@code bundled plain jgroups}, ROLE {@code sender} or {@code receiver}.
- * The sender waits until both are members, sends COUNT/10 untimed warm-up
- * messages then COUNT timed ones of SIZE bytes (bytes 0-7 the sequence
- * number, 8-15 the send time, 16-19 the kind, the rest 0xA5) as fast as
- * the implementation takes them, and times from just before the first timed
- * send to its own delivery of the last one; delivery latency is measured on
- * its own messages (same clock). Every member checks every delivery's
- * sequence and length: a loss or reorder fails the run. The receiver sends a
- * "done" message after the last one, which the sender waits for before it
- * leaves. Each prints one JSON line: throughput and latency (sender), this
- * JVM's CPU time in the timed part, corosync's CPU ticks (jcpg).
+ * <p>{@code GroupBench IMPL ROLE SIZE COUNT WARMUP_SECONDS GROUP [PORT PEER]},
+ * IMPL one of {@code bundled plain jgroups}, ROLE {@code sender} or
+ * {@code receiver}. The sender waits until both are members, sends untimed
+ * warm-up messages for WARMUP_SECONDS, waits for its own delivery of the last
+ * of them, then sends COUNT timed ones; all of SIZE bytes (bytes 0-7 the
+ * sequence number, 8-15 the send time, 16-19 the kind, the rest 0xA5), as
+ * fast as the implementation takes them. It times from just before the
+ * first timed send to its own delivery of the last one; delivery latency is
+ * measured on its own messages (same clock). Every member checks every
+ * delivery's sequence and length: a loss or reorder fails the run, as does a
+ * minute without any delivery. The receiver sends a "done" message after the
+ * last one, which the sender waits for before it leaves. Each prints one
+ * JSON line: throughput and latency (sender), this JVM's CPU time in the
+ * timed part, corosync's CPU ticks (jcpg), the number of warm-up messages.
  */
 public final class GroupBench {
     private static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int DATA = 0;
     private static final int DONE = 1;
+    private static final int WARMUP = 2;
     private static final Duration SEND_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration STALL_LIMIT = Duration.ofSeconds(60);
     private static final MethodHandle CLOCK_GETTIME = Linker.nativeLinker().downcallHandle(
             Linker.nativeLinker().defaultLookup().find("clock_gettime").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
@@ -64,38 +67,43 @@ public final class GroupBench {
     private final boolean sender;
     private final int size;
     private final int count;
-    private final int warmup;
-    private final int total;
+    private final Duration warmupTime;
     private final long[] latencies;
     private final CountDownLatch members = new CountDownLatch(1);
+    private final CountDownLatch warmedUp = new CountDownLatch(1);
     private final CountDownLatch lastDelivered = new CountDownLatch(1);
     private final CountDownLatch peerDone = new CountDownLatch(1);
     private volatile String failure;
-    private long expected;
+    private volatile long expected;
+    /** Sender: how many warm-up messages it sent, -1 until the warm-up is over. */
+    private volatile long warmupSent = -1;
+    /** The sequence number of the first timed message, -1 until it is known. */
+    private long firstTimed = -1;
+    private long warmupMessages;
     private long cpuStart;
     private long cpuEnd;
     private long endNanos;
 
-    private GroupBench(String impl, boolean sender, int size, int count) {
+    private GroupBench(String impl, boolean sender, int size, int count, Duration warmupTime) {
         this.impl = impl;
         this.sender = sender;
         this.size = Math.max(size, 20);
         this.count = count;
-        this.warmup = count / 10;
-        this.total = warmup + count;
+        this.warmupTime = warmupTime;
         this.latencies = new long[sender ? count : 0];
     }
 
     public static void main(String[] args) throws Throwable {
-        if (args.length < 5) {
-            System.err.println("usage: GroupBench bundled|plain|jgroups sender|receiver SIZE COUNT GROUP [PORT PEER]");
+        if (args.length < 6) {
+            System.err.println("usage: GroupBench bundled|plain|jgroups sender|receiver SIZE COUNT WARMUP_SECONDS GROUP [PORT PEER]");
             System.exit(2);
         }
         GroupBench bench = new GroupBench(args[0], args[1].equals("sender"), Integer.parseInt(args[2]),
-                Integer.parseInt(args[3]));
+                Integer.parseInt(args[3]), Duration.ofMillis(Math.round(Double.parseDouble(args[4]) * 1000)));
+        bench.startWatchdog();
         String json = switch (bench.impl) {
-            case "bundled", "plain" -> bench.runJcpg(args[4]);
-            case "jgroups" -> bench.runJGroups(args[4], args[5], args[6]);
+            case "bundled", "plain" -> bench.runJcpg(args[5]);
+            case "jgroups" -> bench.runJGroups(args[5], args[6], args[7]);
             default -> throw new IllegalArgumentException("unknown implementation " + bench.impl);
         };
         System.out.println(json);
@@ -122,13 +130,22 @@ public final class GroupBench {
             return;
         }
         expected++;
-        if (!sender && seq == warmup) {
-            cpuStart = processCpuNanos();
+        if (kind == WARMUP) {
+            if (seq == warmupSent - 1) {
+                warmedUp.countDown();
+            }
+            return;
         }
-        if (sender && seq >= warmup) {
-            latencies[(int) (seq - warmup)] = now - payload.get(LE_LONG, 8);
+        if (firstTimed < 0) {
+            firstTimed = seq;
+            if (!sender) {
+                cpuStart = processCpuNanos();
+            }
         }
-        if (seq == total - 1) {
+        if (sender) {
+            latencies[(int) (seq - firstTimed)] = now - payload.get(LE_LONG, 8);
+        }
+        if (seq == firstTimed + count - 1) {
             endNanos = now;
             cpuEnd = processCpuNanos();
             lastDelivered.countDown();
@@ -150,14 +167,82 @@ public final class GroupBench {
         if (failure == null) {
             failure = what;
         }
+        warmedUp.countDown();
         lastDelivered.countDown();
         peerDone.countDown();
     }
 
-    private void await(CountDownLatch latch, String what) throws InterruptedException {
-        if (!latch.await(120, TimeUnit.SECONDS)) {
-            fail("timed out waiting for " + what);
+    /** Sends one message of this sequence number and kind (the sender's thread). */
+    @FunctionalInterface
+    private interface Send {
+        void send(long seq, int kind) throws Exception;
+    }
+
+    /** Hands over whatever the sender still holds back (bundled jcpg). */
+    @FunctionalInterface
+    private interface Flush {
+        void flush() throws Exception;
+    }
+
+    /**
+     * The sender's part: warm-up messages for {@link #warmupTime} (the JIT of
+     * each implementation needs time and iterations: JGroups at some 500,000
+     * msgs/s needs seconds and about a million messages before it runs
+     * compiled code), then, once its own last warm-up message is delivered,
+     * COUNT timed ones. The timed part thus starts on an empty pipeline:
+     * otherwise whatever the warm-up left queued (in JGroups up to its
+     * flow-control credits, tens of thousands of small messages) would be
+     * delivered inside it. Returns the start time of the timed part.
+     */
+    private long sendAll(Send send, Flush flush, Runnable atTimedStart) throws Exception {
+        long seq = 0;
+        long warmupEnd = System.nanoTime() + warmupTime.toNanos();
+        while (failure == null && System.nanoTime() - warmupEnd < 0) {
+            send.send(seq++, WARMUP);
         }
+        flush.flush();
+        warmupSent = seq;
+        if (expected >= seq) {
+            warmedUp.countDown();
+        }
+        warmedUp.await();
+        warmupMessages = seq;
+        atTimedStart.run();
+        cpuStart = processCpuNanos();
+        long startNanos = System.nanoTime();
+        for (long last = seq + count; seq < last && failure == null; seq++) {
+            send.send(seq, DATA);
+        }
+        flush.flush();
+        return startNanos;
+    }
+
+    /**
+     * A slow machine is no failure, a stall is: if no delivery came for
+     * {@link #STALL_LIMIT} (the main thread may be blocked in a send), this
+     * member reports the failure and exits.
+     */
+    private void startWatchdog() {
+        Thread watchdog = new Thread(() -> {
+            long seen = -1;
+            while (true) {
+                try {
+                    Thread.sleep(STALL_LIMIT.toMillis());
+                } catch (InterruptedException e) {
+                    return;
+                }
+                long now = expected;
+                if (now == seen && failure == null && peerDone.getCount() > 0) {
+                    fail("no delivery for " + STALL_LIMIT.toSeconds() + " s (after " + now + ")");
+                    System.out.println(sender ? senderJson(0, 0, "") : receiverJson(0));
+                    System.out.flush();
+                    Runtime.getRuntime().halt(1);
+                }
+                seen = now;
+            }
+        }, "watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
     }
 
     // ---- jcpg -----------------------------------------------------------------
@@ -168,7 +253,7 @@ public final class GroupBench {
         CpgListener listener = new CpgListener() {
             @Override
             public void onMessage(CpgConnection connection, Message message) {
-                if (senderPid[0] < 0 && message.payload().get(LE_INT, 16) == DATA) {
+                if (senderPid[0] < 0 && message.payload().get(LE_INT, 16) != DONE) {
                     senderPid[0] = message.pid();
                 }
                 delivered(message.payload(), message.pid() == senderPid[0]);
@@ -191,35 +276,33 @@ public final class GroupBench {
             System.out.println("CONNECTED true");
             System.out.flush();
             BundlingSender out = bundled ? bundling.sender(cpg) : null;
-            await(members, "the other member");
+            members.await();
             Arena arena = Arena.ofConfined();
             MemorySegment message = template(bundled ? MemorySegment.ofArray(new byte[size]) : arena.allocate(size));
-            long startNanos = 0;
-            long daemonStart = daemonTicks(daemonPid);
             if (sender) {
-                for (long seq = 0; seq < total && failure == null; seq++) {
-                    if (seq == warmup) {
-                        daemonStart = daemonTicks(daemonPid);
-                        cpuStart = processCpuNanos();
-                        startNanos = System.nanoTime();
-                    }
-                    fill(message, seq, DATA);
+                long[] daemonStart = {0};
+                long startNanos = sendAll((seq, kind) -> {
+                    fill(message, seq, kind);
                     if (bundled) {
                         out.send(message, SEND_TIMEOUT);
                     } else {
                         cpg.multicast(Guarantee.AGREED, SEND_TIMEOUT, message);
                     }
-                }
-                await(lastDelivered, "own deliveries");
-                long daemonTicks = daemonTicks(daemonPid) - daemonStart;
-                await(peerDone, "the receiver");
+                }, () -> {
+                    if (bundled) {
+                        out.flush(SEND_TIMEOUT);
+                    }
+                }, () -> daemonStart[0] = daemonTicks(daemonPid));
+                lastDelivered.await();
+                long daemonTicks = daemonTicks(daemonPid) - daemonStart[0];
+                peerDone.await();
                 String extra = (bundled ? ",\"bundles\":" + out.statistics().bundles()
                         + ",\"largest_bundle\":" + out.statistics().largestBundle() : "")
                         + ",\"try_again\":" + cpg.statistics().sendsRefused()
                         + ",\"dispatches\":" + cpg.statistics().dispatchCalls();
                 return senderJson(startNanos, daemonTicks, extra);
             }
-            await(lastDelivered, "the sender's messages");
+            lastDelivered.await();
             long daemonTicks = 0;
             fill(message, 0, DONE);
             if (bundled) {
@@ -278,7 +361,7 @@ public final class GroupBench {
             public void receive(org.jgroups.Message message) {
                 MemorySegment payload = MemorySegment.ofArray(message.getArray())
                         .asSlice(message.getOffset(), message.getLength());
-                if (senderAddress[0] == null && payload.get(LE_INT, 16) == DATA) {
+                if (senderAddress[0] == null && payload.get(LE_INT, 16) != DONE) {
                     senderAddress[0] = message.getSrc();
                 }
                 delivered(payload, message.getSrc().equals(senderAddress[0]));
@@ -298,27 +381,22 @@ public final class GroupBench {
             // The script starts the receiver once the sender is its own cluster's coordinator.
             System.out.println("CONNECTED " + channel.getView().getCoord().equals(channel.getAddress()));
             System.out.flush();
-            await(members, "the other member");
+            members.await();
             if (sender) {
                 if (!channel.getView().getCoord().equals(channel.getAddress())) {
                     fail("the sender is not the coordinator (sequencer)");
                 }
-                long startNanos = 0;
-                for (long seq = 0; seq < total && failure == null; seq++) {
-                    if (seq == warmup) {
-                        cpuStart = processCpuNanos();
-                        startNanos = System.nanoTime();
-                    }
+                long startNanos = sendAll((seq, kind) -> {
                     // JGroups keeps a reference to the array until its bundler has sent it.
                     MemorySegment message = template(MemorySegment.ofArray(new byte[size]));
-                    fill(message, seq, DATA);
+                    fill(message, seq, kind);
                     channel.send(new BytesMessage(null, (byte[]) message.heapBase().orElseThrow()));
-                }
-                await(lastDelivered, "own deliveries");
-                await(peerDone, "the receiver");
+                }, () -> { }, () -> { });
+                lastDelivered.await();
+                peerDone.await();
                 return senderJson(startNanos, 0, "");
             }
-            await(lastDelivered, "the sender's messages");
+            lastDelivered.await();
             MemorySegment done = template(MemorySegment.ofArray(new byte[size]));
             fill(done, 0, DONE);
             channel.send(new BytesMessage(null, (byte[]) done.heapBase().orElseThrow()));
@@ -338,10 +416,10 @@ public final class GroupBench {
         return String.format(Locale.ROOT,
                 "{\"impl\":\"%s\",\"role\":\"sender\",\"size\":%d,\"count\":%d,\"ok\":%b,\"failure\":%s,"
                         + "\"elapsed_s\":%.4f,\"msgs_per_s\":%.0f,\"latency_p50_us\":%.1f,\"latency_p99_us\":%.1f,"
-                        + "\"cpu_ns\":%d,\"daemon_ticks\":%d%s}",
+                        + "\"cpu_ns\":%d,\"daemon_ticks\":%d,\"warmup_msgs\":%d%s}",
                 impl, size, count, failure == null, failure == null ? "null" : "\"" + failure.replace("\"", "'") + "\"",
                 elapsed / 1e9, count / (elapsed / 1e9), percentile(sorted, 50) / 1e3, percentile(sorted, 99) / 1e3,
-                cpuEnd - cpuStart, daemonTicks, extra);
+                cpuEnd - cpuStart, daemonTicks, warmupMessages, extra);
     }
 
     private String receiverJson(long daemonTicks) {
