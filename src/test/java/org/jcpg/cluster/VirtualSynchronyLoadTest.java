@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Timeout;
 class VirtualSynchronyLoadTest {
     private static final long SEED = 0x5EED_C0DEL;
     private static final long SCHEDULE_MS = 70_000;
+    private static final int MIN_FAULTS = 6;
     private static final int PER_SECOND = 100;
     private static final int MAX_SIZE = 2048;
 
@@ -30,7 +31,7 @@ class VirtualSynchronyLoadTest {
     record Fault(Kind kind, int node, long holdMs, long pauseMs) {
     }
 
-    /** The schedule: 14 faults from the seed (the run stops early once SCHEDULE_MS is over). */
+    /** The schedule: 14 faults from the seed (after MIN_FAULTS of them the run stops once SCHEDULE_MS is over). */
     static List<Fault> schedule() {
         Random random = new Random(SEED);
         List<Fault> faults = new ArrayList<>();
@@ -89,7 +90,8 @@ class VirtualSynchronyLoadTest {
             long t0 = System.nanoTime();
             int kills = 0, partitions = 0;
             for (Fault f : schedule()) {
-                if ((System.nanoTime() - t0) / 1_000_000 > SCHEDULE_MS) {
+                // At least MIN_FAULTS whatever the time: on a loaded machine a fault takes longer.
+                if (kills + partitions >= MIN_FAULTS && (System.nanoTime() - t0) / 1_000_000 > SCHEDULE_MS) {
                     break;
                 }
                 System.out.printf("t=%5.1f s: %s node %d for %d ms%n", (System.nanoTime() - t0) / 1e9, f.kind(), f.node(), f.holdMs());
@@ -122,7 +124,7 @@ class VirtualSynchronyLoadTest {
                     .as("the same histories with one message reordered and one duplicated fail")
                     .anyMatch(v -> v.contains("agreed order broken"))
                     .anyMatch(v -> v.contains("twice"));
-            assertThat(kills + partitions).isGreaterThanOrEqualTo(6);
+            assertThat(kills + partitions).isGreaterThanOrEqualTo(MIN_FAULTS);
             assertThat(report.messages()).isGreaterThan(5_000);
             assertThat(report.views()).isGreaterThan(2 * (kills + partitions));
             assertThat(histories).as("a member incarnation per connection").hasSizeGreaterThan(6 + (kills > 0 ? 1 : 0));
