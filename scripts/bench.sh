@@ -4,16 +4,22 @@
 # jcpg against the C library, side by side (docs: README.md, "Benchmark"):
 # builds the C reference program (src/bench/c/cpgbench.c, into target/bench/)
 # and the Java one (org.jcpg.bench.CpgBench, test tree), starts a private
-# corosync and, per message size, runs them ALTERNATELY against it, N pairs:
+# corosync and, per message size, runs them ALTERNATELY against it, 1 + N pairs:
 #   C copy, Java copy, Java segment, Java bytearray, Java loop,
 #   C zerocopy, Java zerocopy
+# The Java runs of one size and mode are made one after the other by one JVM
+# (CpgBench serve, idle between its runs): pair 1 in a fresh JVM, whose JIT
+# is still compiling after the protocol's COUNT/10 warm-up messages; pairs
+# 2..N+1 in a JVM that has run before, like a service's. Medians and ratios
+# are of the warm pairs (all pairs for C); the fresh JVM's ratio is printed
+# beside them.
 # Then prints per size and mode the medians and the ratios Java/C (Java's
 # copy, segment, bytearray and loop against C copy; zerocopy against C
 # zerocopy) and writes bench-results/<timestamp>.json (machine, parameters,
 # every run, medians, ratios) and bench-results/<timestamp>.png (charts).
 #
-#   --pairs N   rounds of alternating runs per size (default 5)
-#   --quick     a smoke run: 1/20 of the messages, 2 pairs (unless --pairs)
+#   --pairs N   warm rounds of alternating runs per size, after the fresh one (default 5)
+#   --quick     a smoke run: 1/20 of the messages, 1 + 2 pairs (unless --pairs)
 #   --sizes     only these of 64 1024 8192 65536 262144
 # Environment: BENCH_JAVA_OPTS (extra JVM options for CpgBench),
 # BENCH_EXTRA_CP (put before the class path of CpgBench; for testing).
@@ -31,7 +37,7 @@ if [ "${1:-}" = --inside ]; then
   read -r -a java_opts <<<"${BENCH_JAVA_OPTS:-}"
   plan=()   # "pair size count impl mode", in run order
   for i in "${!sizes[@]}"; do
-    for pair in $(seq 1 "$BENCH_PAIRS"); do
+    for pair in $(seq 1 $((BENCH_PAIRS + 1))); do
       plan+=("$pair ${sizes[$i]} ${counts[$i]} c copy")
       for mode in "${JAVA_COPY_MODES[@]}"; do plan+=("$pair ${sizes[$i]} ${counts[$i]} java $mode"); done
       plan+=("$pair ${sizes[$i]} ${counts[$i]} c zerocopy" "$pair ${sizes[$i]} ${counts[$i]} java zerocopy")
@@ -46,6 +52,45 @@ if [ "${1:-}" = --inside ]; then
     weights[$k]=$(weight "$size" "$count" "$mode"); all=$((all + weights[k]))
   done
   total=${#plan[@]} failed=0 started=$SECONDS done_weight=0
+  # Java runs are served by one JVM per size and mode (CpgBench serve): its first run is in a
+  # fresh JVM (pair 1), the others in a JVM that has made runs before, as a service has.
+  declare -A server_pid=() server_size=() server_fd=() server_out=()
+  fifos=$(mktemp -d)
+  start_server() { # mode size
+    local fifo=$fifos/$1.in fd
+    rm -f "$fifo"; mkfifo "$fifo"
+    server_out[$1]=$fifos/$1.out; : >"${server_out[$1]}"
+    # Not holding the other servers' fifos open: each must see the end of its own input.
+    (for fd in "${server_fd[@]}"; do exec {fd}>&-; done
+     exec "$JCPG_ROOT/scripts/in-corosync-netns" "$BENCH_JAVA" --enable-native-access=ALL-UNNAMED "${java_opts[@]}" \
+       -cp "$BENCH_CP" org.jcpg.bench.CpgBench serve <"$fifo" >"${server_out[$1]}") &
+    server_pid[$1]=$!
+    exec {fd}>"$fifo"
+    server_fd[$1]=$fd server_size[$1]=$2
+  }
+  stop_server() { # mode: end of input ends it
+    [ -n "${server_fd[$1]:-}" ] || return 0
+    local fd=${server_fd[$1]}
+    exec {fd}>&-
+    wait "${server_pid[$1]}" 2>/dev/null || true
+    unset "server_fd[$1]" "server_pid[$1]" "server_size[$1]"
+  }
+  java_run() { # mode size count: sets line and status
+    local before deadline=$((SECONDS + 300))
+    before=$(wc -l <"${server_out[$1]}")
+    echo "$1 $2 $3" >&"${server_fd[$1]}"
+    status=99 line=""
+    while [ $SECONDS -lt $deadline ]; do
+      if [ "$(wc -l <"${server_out[$1]}")" -gt "$before" ]; then status=0; break; fi
+      if ! kill -0 "${server_pid[$1]}" 2>/dev/null; then
+        wait "${server_pid[$1]}"; status=$?; [ $status -ne 0 ] || status=99; break
+      fi
+      sleep 0.05
+    done
+    [ $status = 99 ] && [ $SECONDS -ge $deadline ] && { kill "${server_pid[$1]}" 2>/dev/null; status=124; }
+    line=$(tail -n 1 "${server_out[$1]}")
+    [ $status = 0 ] || line=""
+  }
   for k in "${!plan[@]}"; do
     read -r pair size count impl mode <<<"${plan[$k]}"
     n=$((k + 1)) elapsed=$((SECONDS - started))
@@ -57,15 +102,19 @@ if [ "${1:-}" = --inside ]; then
       left=$(printf ', ~%d:%02d left' $((rest / 60)) $((rest % 60)))
     fi
     printf 'jcpg: [%s] %3d/%d  size %6d  pair %d/%d  %-4s %-9s (%d:%02d elapsed%s)\n' \
-      "$bar" "$n" "$total" "$size" "$pair" "$BENCH_PAIRS" "$impl" "$mode" $((elapsed / 60)) $((elapsed % 60)) "$left" >&2
-    if [ "$impl" = c ]; then
-      cmd=("$BENCH_C" "$mode" "$size" "$count")
-    else
-      cmd=("$BENCH_JAVA" --enable-native-access=ALL-UNNAMED "${java_opts[@]}" -cp "$BENCH_CP" org.jcpg.bench.CpgBench "$mode" "$size" "$count")
-    fi
+      "$bar" "$n" "$total" "$size" "$pair" $((BENCH_PAIRS + 1)) "$impl" "$mode" $((elapsed / 60)) $((elapsed % 60)) "$left" >&2
+    jvm=""
     set +e
-    line=$(timeout --foreground -k 10 300 "$JCPG_ROOT/scripts/in-corosync-netns" "${cmd[@]}")
-    status=$?
+    if [ "$impl" = c ]; then
+      line=$(timeout --foreground -k 10 300 "$JCPG_ROOT/scripts/in-corosync-netns" "$BENCH_C" "$mode" "$size" "$count")
+      status=$?
+    else
+      jvm=warm
+      if [ "${server_size[$mode]:-}" != "$size" ] || ! kill -0 "${server_pid[$mode]}" 2>/dev/null; then
+        stop_server "$mode"; start_server "$mode" "$size"; jvm=fresh
+      fi
+      java_run "$mode" "$size" "$count"
+    fi
     set -e
     line=$(printf '%s\n' "$line" | tail -n 1)
     case "$line" in
@@ -79,10 +128,11 @@ if [ "${1:-}" = --inside ]; then
     else
       printf '%s\n' "$line" | sed -n 's/.*"msgs_per_s":\([0-9.]*\).*"client_cpu_us_per_msg":\([0-9.]*\).*"daemon_cpu_us_per_msg":\([0-9.a-z]*\).*/jcpg:     \1 msgs\/s, client \2 us CPU\/msg, daemon \3 us CPU\/msg/p' >&2
     fi
-    printf '{"pair":%d,"order":%d,"impl":"%s","mode":"%s","size":%d,"count":%d,"exit":%d,"result":%s}\n' \
-      "$pair" "$n" "$impl" "$mode" "$size" "$count" "$status" "$line" >>"$BENCH_RUNS"
+    printf '{"pair":%d,"order":%d,"impl":"%s","mode":"%s","size":%d,"count":%d,%s"exit":%d,"result":%s}\n' \
+      "$pair" "$n" "$impl" "$mode" "$size" "$count" "${jvm:+\"jvm\":\"$jvm\",}" "$status" "$line" >>"$BENCH_RUNS"
     done_weight=$((done_weight + weights[k]))
   done
+  for mode in "${!server_pid[@]}"; do stop_server "$mode"; done
   log "$total runs in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s, $failed failed"
   exit 0
 fi
@@ -121,6 +171,8 @@ info=$JCPG_ROOT/target/bench/info-$stamp.txt
 {
   machine_info
   echo "parameters.pairs=$pairs"
+  echo "parameters.fresh_pairs=1"
+  echo "parameters.java_jvm=one JVM per size and mode makes that mode's runs in turn (CpgBench serve): pair 1 fresh, the others warm"
   echo "parameters.quick=$([ $quick = 1 ] && echo true || echo false)"
   echo "parameters.sizes=${sizes[*]}"
   echo "parameters.counts=${counts[*]}"
@@ -131,7 +183,7 @@ info=$JCPG_ROOT/target/bench/info-$stamp.txt
 
 export BENCH_SIZES="${sizes[*]}" BENCH_COUNTS="${counts[*]}" BENCH_PAIRS=$pairs BENCH_RUNS=$runs
 export BENCH_C=$JCPG_ROOT/target/bench/cpgbench BENCH_JAVA=$JAVA_HOME/bin/java BENCH_CP=$java_cp
-log "$pairs pairs per size; sizes ${sizes[*]}; messages ${counts[*]}"
+log "1 fresh + $pairs warm pairs per size; sizes ${sizes[*]}; messages ${counts[*]}"
 status=0
 "$JCPG_ROOT/scripts/with-corosync.sh" "$JCPG_ROOT/scripts/bench.sh" --inside || status=$?
 # Interrupted or not, report what was measured.

@@ -41,6 +41,8 @@ public final class BenchReport {
             "alloc_bytes_per_msg", "jit_cpu_us_per_msg");
     /** Fields of which the ratio Java/C is reported. */
     static final List<String> RATIO_FIELDS = List.of("msgs_per_s", "client_cpu_us_per_msg", "daemon_cpu_us_per_msg");
+    /** Fields of which the ratio of Java in a fresh JVM to C is reported. */
+    static final List<String> FRESH_RATIO_FIELDS = List.of("msgs_per_s", "client_cpu_us_per_msg");
     /** Series in display order: impl, mode, the C mode a Java mode is compared with. */
     static final String[][] SERIES = {
             {"c", "copy", null}, {"java", "copy", "copy"}, {"java", "segment", "copy"},
@@ -76,41 +78,13 @@ public final class BenchReport {
         TreeSet<Integer> sizes = new TreeSet<>();
         runs.forEach(r -> sizes.add(num(r.get("size")).intValue()));
         List<Map<String, Object>> medians = new ArrayList<>();
-        Map<String, Map<String, Object>> medianOf = new LinkedHashMap<>();
+        Map<String, Map<String, Object>> medianOf = medians(runs, sizes, false, medians);
+        List<Map<String, Object>> freshMedians = new ArrayList<>();
+        Map<String, Map<String, Object>> freshOf = medians(runs, sizes, true, freshMedians);
         int failed = 0;
         for (Map<String, Object> r : runs) {
             if (num(r.get("exit")).intValue() != 0 || r.get("result") == null) {
                 failed++;
-            }
-        }
-        for (int size : sizes) {
-            for (String[] s : SERIES) {
-                List<Map<String, Object>> results = new ArrayList<>();
-                for (Map<String, Object> r : runs) {
-                    if (num(r.get("size")).intValue() == size && s[0].equals(r.get("impl")) && s[1].equals(r.get("mode"))
-                            && num(r.get("exit")).intValue() == 0 && r.get("result") instanceof Map<?, ?> m) {
-                        results.add(Json.object(m));
-                    }
-                }
-                if (results.isEmpty()) {
-                    continue;
-                }
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("size", size);
-                m.put("impl", s[0]);
-                m.put("mode", s[1]);
-                m.put("runs", results.size());
-                for (String field : FIELDS) {
-                    List<Double> values = new ArrayList<>();
-                    results.forEach(res -> {
-                        if (res.get(field) instanceof Number n) {
-                            values.add(n.doubleValue());
-                        }
-                    });
-                    m.put(field, values.isEmpty() ? null : median(values));
-                }
-                medians.add(m);
-                medianOf.put(key(size, s[0], s[1]), m);
             }
         }
         List<Map<String, Object>> ratios = new ArrayList<>();
@@ -128,6 +102,10 @@ public final class BenchReport {
                 for (String field : RATIO_FIELDS) {
                     ratio.put(field, ratio(java.get(field), c.get(field)));
                 }
+                Map<String, Object> fresh = freshOf.get(key(size, s[0], s[1]));
+                for (String field : FRESH_RATIO_FIELDS) {
+                    ratio.put("fresh_jvm_" + field, fresh == null ? null : ratio(fresh.get(field), c.get(field)));
+                }
                 ratios.add(ratio);
             }
         }
@@ -137,19 +115,22 @@ public final class BenchReport {
         doc.put("machine", info.remove("machine"));
         doc.put("parameters", info.remove("parameters"));
         doc.putAll(info);
-        doc.put("ratio_definition", "Java/C of the medians over the pairs; Java copy, segment, bytearray and loop "
-                + "against C copy, Java zerocopy against C zerocopy; CPU in microseconds per timed message");
+        doc.put("ratio_definition", "Java/C of the medians over the pairs (Java: the runs of a JVM that had run before;"
+                + " C: all); Java copy, segment, bytearray and loop against C copy, Java zerocopy against C zerocopy;"
+                + " fresh_jvm_*: the median of Java's runs in a fresh JVM against the same C median;"
+                + " CPU in microseconds per timed message");
         doc.put("failed_runs", failed);
         doc.put("runs", runs);
         doc.put("medians", medians);
+        doc.put("fresh_jvm_medians", freshMedians);
         doc.put("ratios", ratios);
         Path json = Path.of(args[2] + ".json");
         Files.writeString(json, Json.write(doc, 0) + "\n", StandardCharsets.UTF_8);
 
-        printTable(sizes, medianOf);
+        printTable(sizes, medianOf, freshOf);
         Path png = Path.of(args[2] + ".png");
         try {
-            writeCharts(png, sizes, medianOf, doc);
+            writeCharts(png, sizes, medianOf, freshOf, doc);
         } catch (RuntimeException | Error e) {
             System.err.println("jcpg: no chart: " + e);
             png = null;
@@ -162,15 +143,17 @@ public final class BenchReport {
         }
     }
 
-    private static void printTable(TreeSet<Integer> sizes, Map<String, Map<String, Object>> medianOf) {
+    private static void printTable(TreeSet<Integer> sizes, Map<String, Map<String, Object>> medianOf,
+            Map<String, Map<String, Object>> freshOf) {
         System.out.println();
-        System.out.println("Medians over the pairs; ratio = Java/C (copy, segment, bytearray, loop vs C copy;"
-                + " zerocopy vs C zerocopy).");
+        System.out.println("Medians over the pairs (Java: its JVM's runs after the first); ratio = Java/C (copy, segment,"
+                + " bytearray, loop vs C copy; zerocopy vs C zerocopy).");
+        System.out.println("fresh J/C: msgs/s and client CPU of Java's first run in a fresh JVM against the same C median.");
         System.out.println("client and daemon CPU in microseconds per message; J jit: the part of J cpu that the JIT"
                 + " compiler threads used; J alloc: bytes Java allocated per message.");
-        System.out.printf(Locale.ROOT, "%-8s %-10s %-9s %10s %10s %6s  %8s %8s %6s  %8s %8s %6s  %6s %7s%n", "size", "Java mode",
+        System.out.printf(Locale.ROOT, "%-8s %-10s %-9s %10s %10s %6s  %8s %8s %6s  %8s %8s %6s  %6s %7s  %9s %5s%n", "size", "Java mode",
                 "C mode", "C msgs/s", "J msgs/s", "J/C", "C cpu", "J cpu", "J/C", "C daemon", "J daemon", "J/C", "J jit",
-                "J alloc");
+                "J alloc", "fresh J/C", "cpu");
         for (int size : sizes) {
             for (String[] s : SERIES) {
                 if (s[2] == null) {
@@ -197,13 +180,20 @@ public final class BenchReport {
                 Object alloc = java == null ? null : java.get("alloc_bytes_per_msg");
                 row.append(String.format(Locale.ROOT, "  %6.2f %7.1f", jit == null ? Double.NaN : num(jit).doubleValue(),
                         alloc == null ? Double.NaN : num(alloc).doubleValue()));
+                Map<String, Object> fresh = freshOf.get(key(size, s[0], s[1]));
+                Object freshRate = fresh == null || c == null ? null : ratio(fresh.get("msgs_per_s"), c.get("msgs_per_s"));
+                Object freshCpu = fresh == null || c == null ? null
+                        : ratio(fresh.get("client_cpu_us_per_msg"), c.get("client_cpu_us_per_msg"));
+                row.append(String.format(Locale.ROOT, "  %9s %5s",
+                        freshRate == null ? "-" : String.format(Locale.ROOT, "%.2f", num(freshRate).doubleValue()),
+                        freshCpu == null ? "-" : String.format(Locale.ROOT, "%.2f", num(freshCpu).doubleValue())));
                 System.out.println(row);
             }
         }
     }
 
     private static void writeCharts(Path png, TreeSet<Integer> sizes, Map<String, Map<String, Object>> medianOf,
-            Map<String, Object> doc) throws IOException {
+            Map<String, Map<String, Object>> freshOf, Map<String, Object> doc) throws IOException {
         // field, title, y axis, ratio (Java/C) or absolute (log scale)
         String[][] panels = {
                 {"msgs_per_s", "Throughput (messages/s; higher is better)", "msgs/s", ""},
@@ -211,7 +201,9 @@ public final class BenchReport {
                 {"msgs_per_s", "Throughput, Java / C (1 = as fast as C)", "Java / C", "ratio"},
                 {"client_cpu_us_per_msg", "Client CPU per message, Java / C (1 = as cheap as C)", "Java / C", "ratio"},
                 {"daemon_cpu_us_per_msg", "corosync daemon CPU per message (µs)", "µs CPU / msg", ""},
-                {"daemon_cpu_us_per_msg", "Daemon CPU per message, Java / C", "Java / C", "ratio"}};
+                {"daemon_cpu_us_per_msg", "Daemon CPU per message, Java / C", "Java / C", "ratio"},
+                {"msgs_per_s", "Throughput, Java in a fresh JVM (first run) / C", "Java / C", "fresh"},
+                {"client_cpu_us_per_msg", "Client CPU per message, Java in a fresh JVM / C", "Java / C", "fresh"}};
         int panelWidth = 800, panelHeight = 420, header = 60, columns = 2;
         int rows = (panels.length + columns - 1) / columns;
         BufferedImage image = new BufferedImage(columns * panelWidth, header + rows * panelHeight, BufferedImage.TYPE_INT_RGB);
@@ -222,12 +214,12 @@ public final class BenchReport {
         g.fillRect(0, 0, image.getWidth(), image.getHeight());
         g.setColor(Color.BLACK);
         g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 18));
-        g.drawString("jcpg (Java) vs libcpg (C) on one corosync node: medians of alternating runs;"
-                + " Java copy/segment/bytearray/loop vs C copy, Java zerocopy vs C zerocopy", 20, 26);
+        g.drawString("jcpg (Java) vs libcpg (C) on one corosync node: medians of alternating runs (Java: warm JVM"
+                + " unless marked fresh); Java copy/segment/bytearray/loop vs C copy, zerocopy vs zerocopy", 20, 26);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
         Map<?, ?> machine = doc.get("machine") instanceof Map<?, ?> m ? m : Map.of();
         Map<?, ?> params = doc.get("parameters") instanceof Map<?, ?> m ? m : Map.of();
-        g.drawString(String.format("%s   %s CPUs (%s), kernel %s, corosync %s, JDK %s, %s pairs, messages per size %s%s",
+        g.drawString(String.format("%s   %s CPUs (%s), kernel %s, corosync %s, JDK %s, 1 fresh + %s warm pairs, messages per size %s%s",
                 doc.get("date"), machine.get("nproc"), machine.get("model_name"), machine.get("kernel"),
                 machine.get("corosync"), machine.get("jdk"), params.get("pairs"), params.get("counts"),
                 Boolean.TRUE.equals(params.get("quick")) ? " (--quick)" : ""), 20, 48);
@@ -235,7 +227,8 @@ public final class BenchReport {
         List<String> categories = new ArrayList<>();
         sizes.forEach(s -> categories.add(sizeLabel(s)));
         for (int p = 0; p < panels.length; p++) {
-            boolean ratio = panels[p][3].equals("ratio");
+            boolean fresh = panels[p][3].equals("fresh");
+            boolean ratio = fresh || panels[p][3].equals("ratio");
             CategoryChart chart = new CategoryChartBuilder().width(panelWidth).height(panelHeight)
                     .title(panels[p][1]).xAxisTitle("message size").yAxisTitle(panels[p][2]).build();
             var styler = chart.getStyler();
@@ -245,9 +238,7 @@ public final class BenchReport {
             styler.setPlotGridLinesColor(new Color(0xdddddd));
             styler.setAvailableSpaceFill(0.85);
             styler.setYAxisMin(0.0);
-            if (ratio) {
-                styler.setYAxisDecimalPattern("0.0#");
-            }
+            styler.setYAxisDecimalPattern(ratio ? "0.0#" : "#,##0.#");
             List<Color> colors = new ArrayList<>();
             for (int i = 0; i < SERIES.length; i++) {
                 String[] s = SERIES[i];
@@ -257,7 +248,7 @@ public final class BenchReport {
                 List<Double> values = new ArrayList<>();
                 boolean any = false;
                 for (int size : sizes) {
-                    Map<String, Object> m = medianOf.get(key(size, s[0], s[1]));
+                    Map<String, Object> m = (fresh ? freshOf : medianOf).get(key(size, s[0], s[1]));
                     Object v = m == null ? null : m.get(panels[p][0]);
                     if (ratio) {
                         Map<String, Object> c = medianOf.get(key(size, "c", s[2]));
@@ -283,6 +274,47 @@ public final class BenchReport {
         }
         g.dispose();
         ImageIO.write(image, "png", png.toFile());
+    }
+
+    /**
+     * Medians per size, impl and mode over the runs that succeeded: of Java's runs in a fresh
+     * JVM ({@code "jvm":"fresh"}) if {@code fresh}, else of the others and of all C runs.
+     */
+    static Map<String, Map<String, Object>> medians(List<Map<String, Object>> runs, TreeSet<Integer> sizes,
+            boolean fresh, List<Map<String, Object>> medians) {
+        Map<String, Map<String, Object>> medianOf = new LinkedHashMap<>();
+        for (int size : sizes) {
+            for (String[] s : SERIES) {
+                List<Map<String, Object>> results = new ArrayList<>();
+                for (Map<String, Object> r : runs) {
+                    if (num(r.get("size")).intValue() == size && s[0].equals(r.get("impl")) && s[1].equals(r.get("mode"))
+                            && num(r.get("exit")).intValue() == 0 && r.get("result") instanceof Map<?, ?> m
+                            && (s[0].equals("c") ? !fresh : fresh == "fresh".equals(r.get("jvm")))) {
+                        results.add(Json.object(m));
+                    }
+                }
+                if (results.isEmpty()) {
+                    continue;
+                }
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("size", size);
+                m.put("impl", s[0]);
+                m.put("mode", s[1]);
+                m.put("runs", results.size());
+                for (String field : FIELDS) {
+                    List<Double> values = new ArrayList<>();
+                    results.forEach(res -> {
+                        if (res.get(field) instanceof Number n) {
+                            values.add(n.doubleValue());
+                        }
+                    });
+                    m.put(field, values.isEmpty() ? null : median(values));
+                }
+                medians.add(m);
+                medianOf.put(key(size, s[0], s[1]), m);
+            }
+        }
+        return medianOf;
     }
 
     static String key(int size, String impl, String mode) {

@@ -31,7 +31,8 @@ import org.jcpg.ZeroCopyBuffer;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp target/classes:target/test-classes \
- *     org.jcpg.bench.CpgBench MODE SIZE COUNT
+ *     org.jcpg.bench.CpgBench MODE SIZE COUNT     (one run in a fresh JVM)
+ *     org.jcpg.bench.CpgBench serve               (runs "MODE SIZE COUNT" lines from stdin in turn)
  * </pre>
  * run inside the private corosync's network namespace
  * ({@code scripts/with-corosync.sh} + {@code scripts/in-corosync-netns}),
@@ -94,7 +95,10 @@ public final class CpgBench {
     private final int total;
     private final long daemonPid;
     private final int ourPid = (int) ProcessHandle.current().pid();
-    private final GroupName group = GroupName.of("bench-" + ProcessHandle.current().pid());
+    private final GroupName group;
+    /** Runs made by this JVM so far (a served JVM makes many, each in a group of its own). */
+    private static int runs;
+    private static boolean served;
 
     private final long[] sendLatency;
     private final long[] deliverLatency;
@@ -117,6 +121,7 @@ public final class CpgBench {
         this.warm = count / 10;
         this.total = warm + count;
         this.daemonPid = daemonPid;
+        this.group = GroupName.of("bench-" + ProcessHandle.current().pid() + "-" + runs++);
         // Warm-up messages are recorded too (and left out of the report), so that the code the
         // JIT compiled in the warm-up is the code of the timed part: a branch first taken at the
         // boundary would throw the compiled code away there (an "unstable if" deoptimization).
@@ -126,8 +131,40 @@ public final class CpgBench {
     }
 
     public static void main(String[] args) throws Throwable {
+        String pid = System.getenv("JCPG_COROSYNC_PID");
+        if (pid == null || pid.isEmpty()) {
+            fail("JCPG_COROSYNC_PID is not set");
+        }
+        if (args.length == 1 && args[0].equals("serve")) {
+            serve(Long.parseLong(pid));
+            return;
+        }
         if (args.length != 3) {
-            fail("usage: CpgBench copy|segment|bytearray|zerocopy|loop SIZE COUNT");
+            fail("usage: CpgBench copy|segment|bytearray|zerocopy|loop SIZE COUNT, or CpgBench serve");
+        }
+        run(args, Long.parseLong(pid));
+    }
+
+    /**
+     * A served JVM: reads "MODE SIZE COUNT" lines on stdin and makes each run in turn, printing
+     * its JSON line, until end of input. Runs after the first find the JIT's work done, as a
+     * service's sends do after its first seconds. Before it answers, the JVM collects its
+     * garbage and waits for its compiler threads to go idle, so that the runs of other programs
+     * between two of its own (the C program's) do not share the CPUs with this idle JVM.
+     */
+    private static void serve(long daemonPid) throws Throwable {
+        served = true;
+        var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.US_ASCII));
+        for (String line; (line = in.readLine()) != null; ) {
+            if (!line.isBlank()) {
+                run(line.strip().split(" +"), daemonPid);
+            }
+        }
+    }
+
+    private static void run(String[] args, long daemonPid) throws Throwable {
+        if (args.length != 3) {
+            fail("a run is MODE SIZE COUNT, not " + String.join(" ", args));
         }
         String mode = args[0];
         int size = Integer.parseInt(args[1]);
@@ -135,11 +172,7 @@ public final class CpgBench {
         if (size < 1 || count < 1) {
             fail("SIZE and COUNT must be positive");
         }
-        String pid = System.getenv("JCPG_COROSYNC_PID");
-        if (pid == null || pid.isEmpty()) {
-            fail("JCPG_COROSYNC_PID is not set");
-        }
-        CpgBench bench = new CpgBench(mode, size, count, Long.parseLong(pid));
+        CpgBench bench = new CpgBench(mode, size, count, daemonPid);
         switch (mode) {
             case "copy", "segment", "bytearray", "zerocopy" -> {
                 Throwable[] failure = new Throwable[1];
@@ -575,8 +608,26 @@ public final class CpgBench {
                 .append(",\"alloc_bytes_per_msg\":").append(m.alloc < 0 ? "null" : fmt((double) m.alloc / count, 1))
                 .append(",\"jit_cpu_us_per_msg\":").append(fmt(m.jit / 1e3 / count, 2))
                 .append('}');
+        if (served) {
+            quiesce();
+        }
         System.out.println(json);
         System.out.flush();
+    }
+
+    /** Collects the garbage of the run and waits (up to 10 s) until the JIT compiler threads are idle for 200 ms. */
+    private static void quiesce() throws java.io.IOException {
+        System.gc();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        long before = compilerCpuNanos();
+        while (System.nanoTime() - deadline < 0) {
+            LockSupport.parkNanos(200_000_000L);
+            long now = compilerCpuNanos();
+            if (now - before < 1_000_000L) {
+                return;
+            }
+            before = now;
+        }
     }
 
     /** Nearest rank: the smallest value with at least p % of the values at or below it. */

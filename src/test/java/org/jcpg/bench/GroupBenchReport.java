@@ -215,6 +215,7 @@ public final class GroupBenchReport {
             styler.setPlotBackgroundColor(Color.WHITE);
             styler.setPlotGridLinesColor(new Color(0xdddddd));
             styler.setYAxisMin(0.0);
+            styler.setYAxisDecimalPattern("#,##0.#");
             List<Color> colors = new ArrayList<>();
             for (int i = 0; i < IMPLS.length; i++) {
                 List<Double> series = new ArrayList<>();
