@@ -214,8 +214,8 @@ public final class BenchReport {
         g.fillRect(0, 0, image.getWidth(), image.getHeight());
         g.setColor(Color.BLACK);
         g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 18));
-        g.drawString("jcpg (Java) vs libcpg (C) on one corosync node: medians of alternating runs (Java: warm JVM"
-                + " unless marked fresh); Java copy/segment/bytearray/loop vs C copy, zerocopy vs zerocopy", 20, 26);
+        g.drawString("jcpg (Java) vs libcpg (C), one corosync node: medians of alternating runs; Java in a warm JVM"
+                + " unless marked fresh", 20, 26);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
         Map<?, ?> machine = doc.get("machine") instanceof Map<?, ?> m ? m : Map.of();
         Map<?, ?> params = doc.get("parameters") instanceof Map<?, ?> m ? m : Map.of();

@@ -99,7 +99,9 @@ public final class GroupBenchReport {
                 v.computeIfAbsent("daemon_cpu_us_per_msg", k -> new ArrayList<>()).add(daemon);
             }
             if (s.get("bundles") instanceof Number bundles && bundles.doubleValue() > 0) {
-                v.computeIfAbsent("msgs_per_bundle", k -> new ArrayList<>()).add(count * 1.1 / bundles.doubleValue());
+                // The bundle count covers the untimed warm-up messages too.
+                double warmup = s.get("warmup_msgs") instanceof Number w ? w.doubleValue() : count / 10.0;
+                v.computeIfAbsent("msgs_per_bundle", k -> new ArrayList<>()).add((count + warmup) / bundles.doubleValue());
             }
         }
         doc.put("runs", runs);
@@ -210,7 +212,8 @@ public final class GroupBenchReport {
             CategoryChart chart = new CategoryChartBuilder().width(panelWidth).height(panelHeight)
                     .title(panels[p][1]).xAxisTitle("message size").yAxisTitle(panels[p][2]).build();
             var styler = chart.getStyler();
-            styler.setLegendPosition(Styler.LegendPosition.InsideNE);
+            styler.setLegendPosition(Styler.LegendPosition.OutsideS);
+            styler.setLegendLayout(Styler.LegendLayout.Horizontal);
             styler.setChartBackgroundColor(Color.WHITE);
             styler.setPlotBackgroundColor(Color.WHITE);
             styler.setPlotGridLinesColor(new Color(0xdddddd));
