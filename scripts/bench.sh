@@ -54,42 +54,37 @@ if [ "${1:-}" = --inside ]; then
   total=${#plan[@]} failed=0 started=$SECONDS done_weight=0
   # Java runs are served by one JVM per size and mode (CpgBench serve): its first run is in a
   # fresh JVM (pair 1), the others in a JVM that has made runs before, as a service has.
-  declare -A server_pid=() server_size=() server_fd=() server_out=()
+  declare -A server_pid=() server_size=() server_in=() server_out=()
   fifos=$(mktemp -d)
   start_server() { # mode size
-    local fifo=$fifos/$1.in fd
-    rm -f "$fifo"; mkfifo "$fifo"
-    server_out[$1]=$fifos/$1.out; : >"${server_out[$1]}"
+    local in=$fifos/$1.in out=$fifos/$1.out fd
+    rm -f "$in" "$out"; mkfifo "$in" "$out"
     # Not holding the other servers' fifos open: each must see the end of its own input.
-    (for fd in "${server_fd[@]}"; do exec {fd}>&-; done
+    (for fd in "${server_in[@]}" "${server_out[@]}"; do exec {fd}>&-; done
      exec "$JCPG_ROOT/scripts/in-corosync-netns" "$BENCH_JAVA" --enable-native-access=ALL-UNNAMED "${java_opts[@]}" \
-       -cp "$BENCH_CP" org.jcpg.bench.CpgBench serve <"$fifo" >"${server_out[$1]}") &
+       -cp "$BENCH_CP" org.jcpg.bench.CpgBench serve <"$in" >"$out") &
     server_pid[$1]=$!
-    exec {fd}>"$fifo"
-    server_fd[$1]=$fd server_size[$1]=$2
+    # In the order the server opens them.
+    exec {fd}>"$in"; server_in[$1]=$fd
+    exec {fd}<"$out"; server_out[$1]=$fd
+    server_size[$1]=$2
   }
   stop_server() { # mode: end of input ends it
-    [ -n "${server_fd[$1]:-}" ] || return 0
-    local fd=${server_fd[$1]}
-    exec {fd}>&-
+    [ -n "${server_in[$1]:-}" ] || return 0
+    local in=${server_in[$1]} out=${server_out[$1]}
+    exec {in}>&- {out}<&-
     wait "${server_pid[$1]}" 2>/dev/null || true
-    unset "server_fd[$1]" "server_pid[$1]" "server_size[$1]"
+    unset "server_in[$1]" "server_out[$1]" "server_pid[$1]" "server_size[$1]"
   }
-  java_run() { # mode size count: sets line and status
-    local before deadline=$((SECONDS + 300))
-    before=$(wc -l <"${server_out[$1]}")
-    echo "$1 $2 $3" >&"${server_fd[$1]}"
-    status=99 line=""
-    while [ $SECONDS -lt $deadline ]; do
-      if [ "$(wc -l <"${server_out[$1]}")" -gt "$before" ]; then status=0; break; fi
-      if ! kill -0 "${server_pid[$1]}" 2>/dev/null; then
-        wait "${server_pid[$1]}"; status=$?; [ $status -ne 0 ] || status=99; break
-      fi
-      sleep 0.05
-    done
-    [ $status = 99 ] && [ $SECONDS -ge $deadline ] && { kill "${server_pid[$1]}" 2>/dev/null; status=124; }
-    line=$(tail -n 1 "${server_out[$1]}")
-    [ $status = 0 ] || line=""
+  java_run() { # mode size count: sets line and status. Blocks on the answer (no polling while Java is measured).
+    echo "$1 $2 $3" >&"${server_in[$1]}"
+    if read -r -t 300 line <&"${server_out[$1]}"; then
+      status=0
+    elif kill -0 "${server_pid[$1]}" 2>/dev/null; then
+      kill "${server_pid[$1]}"; status=124 line=""
+    else
+      wait "${server_pid[$1]}"; status=$?; [ $status -ne 0 ] || status=99; line=""
+    fi
   }
   for k in "${!plan[@]}"; do
     read -r pair size count impl mode <<<"${plan[$k]}"
@@ -133,6 +128,7 @@ if [ "${1:-}" = --inside ]; then
     done_weight=$((done_weight + weights[k]))
   done
   for mode in "${!server_pid[@]}"; do stop_server "$mode"; done
+  rm -rf "$fifos"
   log "$total runs in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s, $failed failed"
   exit 0
 fi

@@ -77,10 +77,8 @@ public final class BenchReport {
         // medians per size, impl and mode, over the runs that succeeded
         TreeSet<Integer> sizes = new TreeSet<>();
         runs.forEach(r -> sizes.add(num(r.get("size")).intValue()));
-        List<Map<String, Object>> medians = new ArrayList<>();
-        Map<String, Map<String, Object>> medianOf = medians(runs, sizes, false, medians);
-        List<Map<String, Object>> freshMedians = new ArrayList<>();
-        Map<String, Map<String, Object>> freshOf = medians(runs, sizes, true, freshMedians);
+        Map<String, Map<String, Object>> medianOf = medians(runs, sizes, false);
+        Map<String, Map<String, Object>> freshOf = medians(runs, sizes, true);
         int failed = 0;
         for (Map<String, Object> r : runs) {
             if (num(r.get("exit")).intValue() != 0 || r.get("result") == null) {
@@ -121,8 +119,8 @@ public final class BenchReport {
                 + " CPU in microseconds per timed message");
         doc.put("failed_runs", failed);
         doc.put("runs", runs);
-        doc.put("medians", medians);
-        doc.put("fresh_jvm_medians", freshMedians);
+        doc.put("medians", new ArrayList<>(medianOf.values()));
+        doc.put("fresh_jvm_medians", new ArrayList<>(freshOf.values()));
         doc.put("ratios", ratios);
         Path json = Path.of(args[2] + ".json");
         Files.writeString(json, Json.write(doc, 0) + "\n", StandardCharsets.UTF_8);
@@ -281,7 +279,7 @@ public final class BenchReport {
      * JVM ({@code "jvm":"fresh"}) if {@code fresh}, else of the others and of all C runs.
      */
     static Map<String, Map<String, Object>> medians(List<Map<String, Object>> runs, TreeSet<Integer> sizes,
-            boolean fresh, List<Map<String, Object>> medians) {
+            boolean fresh) {
         Map<String, Map<String, Object>> medianOf = new LinkedHashMap<>();
         for (int size : sizes) {
             for (String[] s : SERIES) {
@@ -310,7 +308,6 @@ public final class BenchReport {
                     });
                     m.put(field, values.isEmpty() ? null : median(values));
                 }
-                medians.add(m);
                 medianOf.put(key(size, s[0], s[1]), m);
             }
         }

@@ -100,8 +100,8 @@ public final class GroupBenchReport {
             }
             if (s.get("bundles") instanceof Number bundles && bundles.doubleValue() > 0) {
                 // The bundle count covers the untimed warm-up messages too.
-                double warmup = s.get("warmup_msgs") instanceof Number w ? w.doubleValue() : count / 10.0;
-                v.computeIfAbsent("msgs_per_bundle", k -> new ArrayList<>()).add((count + warmup) / bundles.doubleValue());
+                double sent = count + BenchReport.num(s.get("warmup_msgs")).doubleValue();
+                v.computeIfAbsent("msgs_per_bundle", k -> new ArrayList<>()).add(sent / bundles.doubleValue());
             }
         }
         doc.put("runs", runs);
