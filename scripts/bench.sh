@@ -5,8 +5,10 @@
 # builds the C reference program (src/bench/c/cpgbench.c, into target/bench/)
 # and the Java one (org.jcpg.bench.CpgBench, test tree), starts a private
 # corosync and, per message size, runs them ALTERNATELY against it, 1 + N pairs:
-#   C copy, Java copy, Java segment, Java bytearray, Java loop,
+#   C copy, Java copy, Java stubs, Java segment, Java bytearray, Java loop,
 #   C zerocopy, Java zerocopy
+# (Java stubs: copy's loop on jextract's stubs alone, without jcpg: what the
+# JVM and FFM cost by themselves.)
 # The Java runs of one size and mode are made one after the other by one JVM
 # (CpgBench serve, idle between its runs): pair 1 in a fresh JVM, whose JIT
 # is still compiling after the protocol's COUNT/10 warm-up messages; pairs
@@ -14,8 +16,8 @@
 # are of the warm pairs (all pairs for C); the fresh JVM's ratio is printed
 # beside them.
 # Then prints per size and mode the medians and the ratios Java/C (Java's
-# copy, segment, bytearray and loop against C copy; zerocopy against C
-# zerocopy) and writes bench-results/<timestamp>.json (machine, parameters,
+# copy, stubs, segment, bytearray and loop against C copy; zerocopy against C
+# zerocopy), Java copy against Java stubs (jcpg's own share), and writes bench-results/<timestamp>.json (machine, parameters,
 # every run, medians, ratios) and bench-results/<timestamp>.png (charts).
 #
 #   --pairs N   warm rounds of alternating runs per size, after the fresh one (default 5)
@@ -28,7 +30,7 @@ set -euo pipefail
 
 ALL_SIZES=(64 1024 8192 65536 262144)
 ALL_COUNTS=(100000 100000 50000 20000 5000)   # the protocol's counts per size
-JAVA_COPY_MODES=(copy segment bytearray loop)
+JAVA_COPY_MODES=(copy stubs segment bytearray loop)
 
 # ---- inside the private corosync (scripts/with-corosync.sh runs us again) ----
 if [ "${1:-}" = --inside ]; then

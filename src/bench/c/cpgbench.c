@@ -21,8 +21,8 @@
  * Prints one JSON line on stdout (see /work/bench-interface.md):
  * msgs/s, MB/s (10^6 bytes), send-call and delivery latency p50/p99
  * (nearest rank, microseconds), TRY_AGAIN count, this process's CPU
- * (getrusage, user+system) and the daemon's (/proc/PID/stat utime+stime)
- * per timed message in microseconds.
+ * (getrusage, user+system, and its user part alone) and the daemon's
+ * (/proc/PID/stat utime+stime) per timed message in microseconds.
  */
 #define _GNU_SOURCE
 #include <corosync/cpg.h>
@@ -229,6 +229,11 @@ static long long proc_cpu_ticks(long pid)
 	return (long long)(utime + stime);
 }
 
+static double user_us(const struct rusage *r)
+{
+	return (double)r->ru_utime.tv_sec * 1e6 + (double)r->ru_utime.tv_usec;
+}
+
 static double rusage_us(const struct rusage *r)
 {
 	return (double)r->ru_utime.tv_sec * 1e6 + (double)r->ru_utime.tv_usec
@@ -347,6 +352,7 @@ int main(int argc, char **argv)
 
 	double seconds = (double)(end_ns - start_ns) / 1e9;
 	double client_us = rusage_us(&end_usage) - rusage_us(&start_usage);
+	double client_user_us = user_us(&end_usage) - user_us(&start_usage);
 	qsort(send_ns, count, sizeof *send_ns, cmp_u64);
 	qsort(deliver_ns, count, sizeof *deliver_ns, cmp_u64);
 
@@ -365,11 +371,13 @@ int main(int argc, char **argv)
 	       "\"send_p50_us\":%.2f,\"send_p99_us\":%.2f,"
 	       "\"deliver_p50_us\":%s,\"deliver_p99_us\":%s,"
 	       "\"try_again\":%" PRIu64 ",\"client_cpu_us_per_msg\":%.3f,"
+	       "\"user_cpu_us_per_msg\":%.3f,"
 	       "\"daemon_cpu_us_per_msg\":%s,\"alloc_bytes_per_msg\":null}\n",
 	       mode, msg_size, count,
 	       (double)count / seconds, (double)count * (double)msg_size / seconds / 1e6,
 	       percentile_us(send_ns, count, 50), percentile_us(send_ns, count, 99),
-	       deliver50, deliver99, try_again, client_us / (double)count, daemon_cpu);
+	       deliver50, deliver99, try_again, client_us / (double)count,
+	       client_user_us / (double)count, daemon_cpu);
 	fflush(stdout);
 
 	if (zerocopy)

@@ -31,25 +31,27 @@ import org.knowm.xchart.style.Styler;
  * per size, C and Java in every mode) and prints the medians and ratios.
  * Exits with 1 if any run failed (after writing everything).
  *
- * <p>Ratios are Java/C of the medians over the pairs: Java copy, segment,
- * bytearray and loop against C copy; Java zerocopy against C zerocopy.
+ * <p>Ratios are Java/C of the medians over the pairs: Java copy, stubs, segment,
+ * bytearray and loop against C copy; Java zerocopy against C zerocopy. Java
+ * copy against Java stubs (the same loop on jextract's stubs alone) is
+ * jcpg's own share of a gap; stubs against C, the JVM's and FFM's.
  */
 public final class BenchReport {
     /** Fields of a result whose median is reported. */
     static final List<String> FIELDS = List.of("msgs_per_s", "mb_per_s", "send_p50_us", "send_p99_us",
             "deliver_p50_us", "deliver_p99_us", "try_again", "client_cpu_us_per_msg", "daemon_cpu_us_per_msg",
-            "alloc_bytes_per_msg", "jit_cpu_us_per_msg");
+            "alloc_bytes_per_msg", "jit_cpu_us_per_msg", "user_cpu_us_per_msg");
     /** Fields of which the ratio Java/C is reported. */
     static final List<String> RATIO_FIELDS = List.of("msgs_per_s", "client_cpu_us_per_msg", "daemon_cpu_us_per_msg");
     /** Fields of which the ratio of Java in a fresh JVM to C is reported. */
     static final List<String> FRESH_RATIO_FIELDS = List.of("msgs_per_s", "client_cpu_us_per_msg");
     /** Series in display order: impl, mode, the C mode a Java mode is compared with. */
     static final String[][] SERIES = {
-            {"c", "copy", null}, {"java", "copy", "copy"}, {"java", "segment", "copy"},
+            {"c", "copy", null}, {"java", "copy", "copy"}, {"java", "stubs", "copy"}, {"java", "segment", "copy"},
             {"java", "bytearray", "copy"}, {"java", "loop", "copy"},
             {"c", "zerocopy", null}, {"java", "zerocopy", "zerocopy"}};
     static final Color[] COLORS = {
-            new Color(0x404040), new Color(0x1f77b4), new Color(0x6baed6), new Color(0x2ca02c), new Color(0x98df8a),
+            new Color(0x404040), new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x6baed6), new Color(0x2ca02c), new Color(0x98df8a),
             new Color(0x9e9e9e), new Color(0xd62728)};
 
     private BenchReport() {
@@ -86,6 +88,7 @@ public final class BenchReport {
             }
         }
         List<Map<String, Object>> ratios = new ArrayList<>();
+        List<Map<String, Object>> jcpgOverStubs = new ArrayList<>();
         for (int size : sizes) {
             for (String[] s : SERIES) {
                 Map<String, Object> java = medianOf.get(key(size, s[0], s[1]));
@@ -106,6 +109,16 @@ public final class BenchReport {
                 }
                 ratios.add(ratio);
             }
+            Map<String, Object> copy = medianOf.get(key(size, "java", "copy"));
+            Map<String, Object> stubs = medianOf.get(key(size, "java", "stubs"));
+            if (copy != null && stubs != null) {
+                Map<String, Object> layers = new LinkedHashMap<>();
+                layers.put("size", size);
+                for (String field : RATIO_FIELDS) {
+                    layers.put(field, ratio(copy.get(field), stubs.get(field)));
+                }
+                jcpgOverStubs.add(layers);
+            }
         }
 
         Map<String, Object> doc = new LinkedHashMap<>();
@@ -114,18 +127,21 @@ public final class BenchReport {
         doc.put("parameters", info.remove("parameters"));
         doc.putAll(info);
         doc.put("ratio_definition", "Java/C of the medians over the pairs (Java: the runs of a JVM that had run before;"
-                + " C: all); Java copy, segment, bytearray and loop against C copy, Java zerocopy against C zerocopy;"
+                + " C: all); Java copy, stubs, segment, bytearray and loop against C copy, Java zerocopy against C zerocopy;"
                 + " fresh_jvm_*: the median of Java's runs in a fresh JVM against the same C median;"
+                + " jcpg_over_stubs: Java copy against Java stubs (the same loop on jextract's stubs alone, without jcpg);"
                 + " CPU in microseconds per timed message");
         doc.put("failed_runs", failed);
         doc.put("runs", runs);
         doc.put("medians", new ArrayList<>(medianOf.values()));
         doc.put("fresh_jvm_medians", new ArrayList<>(freshOf.values()));
         doc.put("ratios", ratios);
+        doc.put("jcpg_over_stubs", jcpgOverStubs);
         Path json = Path.of(args[2] + ".json");
         Files.writeString(json, Json.write(doc, 0) + "\n", StandardCharsets.UTF_8);
 
         printTable(sizes, medianOf, freshOf);
+        printLayers(jcpgOverStubs);
         Path png = Path.of(args[2] + ".png");
         try {
             writeCharts(png, sizes, medianOf, freshOf, doc);
@@ -144,14 +160,16 @@ public final class BenchReport {
     private static void printTable(TreeSet<Integer> sizes, Map<String, Map<String, Object>> medianOf,
             Map<String, Map<String, Object>> freshOf) {
         System.out.println();
-        System.out.println("Medians over the pairs (Java: its JVM's runs after the first); ratio = Java/C (copy, segment,"
-                + " bytearray, loop vs C copy; zerocopy vs C zerocopy).");
+        System.out.println("Medians over the pairs (Java: its JVM's runs after the first); ratio = Java/C (copy, stubs,"
+                + " segment, bytearray, loop vs C copy; zerocopy vs C zerocopy).");
         System.out.println("fresh J/C: msgs/s and client CPU of Java's first run in a fresh JVM against the same C median.");
-        System.out.println("client and daemon CPU in microseconds per message; J jit: the part of J cpu that the JIT"
-                + " compiler threads used; J alloc: bytes Java allocated per message.");
-        System.out.printf(Locale.ROOT, "%-8s %-10s %-9s %10s %10s %6s  %8s %8s %6s  %8s %8s %6s  %6s %7s  %9s %5s%n", "size", "Java mode",
-                "C mode", "C msgs/s", "J msgs/s", "J/C", "C cpu", "J cpu", "J/C", "C daemon", "J daemon", "J/C", "J jit",
-                "J alloc", "fresh J/C", "cpu");
+        System.out.println("client and daemon CPU in microseconds per message; C usr, J usr: the part of the client's"
+                + " CPU spent in user space (the rest is the kernel's);");
+        System.out.println("J jit: the part of J cpu that the JIT compiler threads used; J alloc: bytes Java allocated"
+                + " per message.");
+        System.out.printf(Locale.ROOT, "%-8s %-10s %-9s %10s %10s %6s  %8s %8s %6s  %6s %6s  %8s %8s %6s  %6s %7s  %9s %5s%n",
+                "size", "Java mode", "C mode", "C msgs/s", "J msgs/s", "J/C", "C cpu", "J cpu", "J/C", "C usr", "J usr",
+                "C daemon", "J daemon", "J/C", "J jit", "J alloc", "fresh J/C", "cpu");
         for (int size : sizes) {
             for (String[] s : SERIES) {
                 if (s[2] == null) {
@@ -173,6 +191,10 @@ public final class BenchReport {
                     row.append(String.format(Locale.ROOT, formats[i], cv == null ? Double.NaN : num(cv).doubleValue(),
                             jv == null ? Double.NaN : num(jv).doubleValue(),
                             r == null ? "-" : String.format(Locale.ROOT, "%.2f", num(r).doubleValue())));
+                    if (field.equals("client_cpu_us_per_msg")) {
+                        row.append(String.format(Locale.ROOT, "  %6.2f %6.2f", value(c, "user_cpu_us_per_msg"),
+                                value(java, "user_cpu_us_per_msg")));
+                    }
                 }
                 Object jit = java == null ? null : java.get("jit_cpu_us_per_msg");
                 Object alloc = java == null ? null : java.get("alloc_bytes_per_msg");
@@ -187,6 +209,26 @@ public final class BenchReport {
                         freshCpu == null ? "-" : String.format(Locale.ROOT, "%.2f", num(freshCpu).doubleValue())));
                 System.out.println(row);
             }
+        }
+    }
+
+    /** A field of a median as a double, NaN if absent. */
+    private static double value(Map<String, Object> median, String field) {
+        Object v = median == null ? null : median.get(field);
+        return v == null ? Double.NaN : num(v).doubleValue();
+    }
+
+    private static void printLayers(List<Map<String, Object>> jcpgOverStubs) {
+        if (jcpgOverStubs.isEmpty()) {
+            return;
+        }
+        System.out.println();
+        System.out.println("jcpg's own share: Java copy / Java stubs (the same loop on jextract's stubs alone; 1 = jcpg costs nothing):");
+        System.out.printf(Locale.ROOT, "%-8s %8s %10s %10s%n", "size", "msgs/s", "client cpu", "daemon cpu");
+        for (Map<String, Object> layers : jcpgOverStubs) {
+            System.out.printf(Locale.ROOT, "%-8s %8.2f %10.2f %10.2f%n", sizeLabel(num(layers.get("size")).intValue()),
+                    value(layers, "msgs_per_s"), value(layers, "client_cpu_us_per_msg"),
+                    value(layers, "daemon_cpu_us_per_msg"));
         }
     }
 

@@ -1,6 +1,7 @@
 package org.jcpg.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,6 +48,30 @@ class BenchReportUnitTest {
         assertThat(BenchReport.num(ratio.get("msgs_per_s")).doubleValue()).isEqualTo(0.5);
         assertThat(BenchReport.num(ratio.get("fresh_jvm_msgs_per_s")).doubleValue()).isEqualTo(0.05);
         assertThat(BenchReport.num(ratio.get("fresh_jvm_client_cpu_us_per_msg")).doubleValue()).isEqualTo(10.0);
+    }
+
+    @Test
+    void stubsAreComparedWithCAndJcpgWithTheStubs(@TempDir Path dir) throws Exception {
+        Path info = Files.writeString(dir.resolve("info.txt"), "date=2026-12-03\nmachine.nproc=2\nparameters.pairs=1\n");
+        Path runs = Files.writeString(dir.resolve("runs.jsonl"), String.join("\n",
+                run(1, "c", "copy", null, 1000, 4),
+                run(1, "java", "copy", "warm", 800, 6),
+                run(1, "java", "stubs", "warm", 900, 5)) + "\n");
+        BenchReport.main(new String[] {info.toString(), runs.toString(), dir.resolve("out").toString()});
+
+        Map<String, Object> doc = BenchReport.Json.object(BenchReport.Json.parse(Files.readString(dir.resolve("out.json"))));
+        Map<?, ?> stubs = null;
+        for (Object r : (List<?>) doc.get("ratios")) {
+            if ("stubs".equals(((Map<?, ?>) r).get("java_mode"))) {
+                stubs = (Map<?, ?>) r;
+            }
+        }
+        assertThat(stubs).isNotNull();
+        assertThat(stubs.get("c_mode")).isEqualTo("copy");
+        assertThat(BenchReport.num(stubs.get("msgs_per_s")).doubleValue()).isEqualTo(0.9);
+        Map<?, ?> layers = (Map<?, ?>) ((List<?>) doc.get("jcpg_over_stubs")).get(0);
+        assertThat(BenchReport.num(layers.get("msgs_per_s")).doubleValue()).isCloseTo(800 / 900.0, within(1e-6));
+        assertThat(BenchReport.num(layers.get("client_cpu_us_per_msg")).doubleValue()).isEqualTo(1.2);
     }
 
     private static Map<String, Object> find(Object medians, String impl) {

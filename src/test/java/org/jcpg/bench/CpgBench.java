@@ -47,9 +47,10 @@ import org.jcpg.ZeroCopyBuffer;
  *     {@code multicast(Guarantee, byte[])});
  * <li>{@code zerocopy}: one {@link ZeroCopyBuffer}, filled in place;
  * <li>{@code loop}: a {@link CpgEventLoop} delivers on its thread; the main thread sends
- *     (native segment) with tryMulticast and parks briefly on refusal.
+ *     (native segment) with tryMulticast and parks briefly on refusal;
+ * <li>{@code stubs}: copy's loop on jextract's stubs alone, without jcpg ({@link RawStubs}).
  * </ul>
- * In the first four, one platform thread with {@link CpgConnection#DISPATCH_STACK_SIZE}
+ * In the other modes, one platform thread with {@link CpgConnection#DISPATCH_STACK_SIZE}
  * of stack sends and dispatches (inline): after each successful send it polls the fd
  * with timeout 0 and dispatches ALL if readable; on TRY_AGAIN it does the same, then retries.
  *
@@ -83,6 +84,11 @@ public final class CpgBench {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
     private static final MethodHandle SYSCONF = LINKER.downcallHandle(LINKER.defaultLookup().find("sysconf").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    private static final MethodHandle GETRUSAGE = LINKER.downcallHandle(LINKER.defaultLookup().find("getrusage").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+    private static final int RUSAGE_SELF = 0;
+    /** struct rusage on 64-bit Linux; ru_utime (a timeval: seconds, microseconds) comes first. */
+    private static final long RUSAGE_SIZE = 144;
     private static final int CLOCK_PROCESS_CPUTIME_ID = 2;
     private static final int SC_CLK_TCK = 2;
     private static final short POLLIN = 1;
@@ -104,9 +110,12 @@ public final class CpgBench {
     private final long[] deliverLatency;
     private final MemorySegment pollFd = Arena.global().allocate(8, 8);
     private final MemorySegment timespec = Arena.global().allocate(16, 8);
+    private final MemorySegment rusage = Arena.global().allocate(RUSAGE_SIZE, 8);
     private final MethodHandle totalAllocated;
 
     private CpgConnection cpg;
+    /** In the stubs mode, instead of {@link #cpg}. */
+    private RawStubs stubs;
     private volatile long localNode;
     /** Written only by the thread that runs the callbacks. */
     private volatile long delivered;
@@ -140,7 +149,7 @@ public final class CpgBench {
             return;
         }
         if (args.length != 3) {
-            fail("usage: CpgBench copy|segment|bytearray|zerocopy|loop SIZE COUNT, or CpgBench serve");
+            fail("usage: CpgBench copy|segment|bytearray|zerocopy|loop|stubs SIZE COUNT, or CpgBench serve");
         }
         run(args, Long.parseLong(pid));
     }
@@ -174,12 +183,16 @@ public final class CpgBench {
         }
         CpgBench bench = new CpgBench(mode, size, count, daemonPid);
         switch (mode) {
-            case "copy", "segment", "bytearray", "zerocopy" -> {
+            case "copy", "segment", "bytearray", "zerocopy", "stubs" -> {
                 Throwable[] failure = new Throwable[1];
                 Thread sender = Thread.ofPlatform().name("bench-sender").stackSize(CpgConnection.DISPATCH_STACK_SIZE)
                         .start(() -> {
                             try {
-                                bench.runInline();
+                                if (mode.equals("stubs")) {
+                                    bench.runStubs();
+                                } else {
+                                    bench.runInline();
+                                }
                             } catch (Throwable t) {
                                 failure[0] = t;
                             }
@@ -190,7 +203,7 @@ public final class CpgBench {
                 }
             }
             case "loop" -> bench.runLoop();
-            default -> fail("unknown mode " + mode + ": copy, segment, bytearray, zerocopy or loop");
+            default -> fail("unknown mode " + mode + ": copy, segment, bytearray, zerocopy, loop or stubs");
         }
     }
 
@@ -199,7 +212,7 @@ public final class CpgBench {
     private final CpgListener listener = new CpgListener() {
         @Override
         public void onMessage(CpgConnection connection, Message message) {
-            deliver(message);
+            deliver(message.payload());
         }
 
         @Override
@@ -213,14 +226,13 @@ public final class CpgBench {
     };
 
     /** Checks one delivery and records its latency; allocation-free. */
-    private void deliver(Message message) {
+    private void deliver(MemorySegment payload) {
         long now = System.nanoTime();
         long n = delivered;
-        long length = message.length();
+        long length = payload.byteSize();
         if (length != size) {
             fail("delivery #" + n + " has " + length + " bytes, expected " + size);
         }
-        MemorySegment payload = message.payload();
         if (size >= 8) {
             long seq = payload.get(LE_LONG, 0);
             if (seq != n) {
@@ -280,6 +292,25 @@ public final class CpgBench {
         }
     }
 
+    /** The copy loop on jextract's stubs alone ({@link RawStubs}): what the JVM and FFM cost by themselves. */
+    private void runStubs() throws Throwable {
+        try (RawStubs raw = new RawStubs(this::deliver, pid -> joined |= pid == ourPid)) {
+            stubs = raw;
+            pollFd.set(ValueLayout.JAVA_INT, 0, raw.fd());
+            pollFd.set(ValueLayout.JAVA_SHORT, 4, POLLIN);
+            raw.join(group);
+            long deadline = System.nanoTime() + TIMEOUT_NANOS;
+            while (!joined) {
+                waitAndDispatch(deadline);
+            }
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment message = arena.allocate(size, 16);
+                message.fill(FILL);
+                sendInline(message, null, null);
+            }
+        }
+    }
+
     /**
      * The send loop. {@code message} is what is filled (and sent unless {@code array} or
      * {@code buffer} is given, which are sent instead; both are views of {@code message}).
@@ -317,7 +348,9 @@ public final class CpgBench {
             long start = System.nanoTime();
             stamp(message, i, start);
             boolean sent;
-            if (buffer != null) {
+            if (stubs != null) {
+                sent = stubs.send(message);
+            } else if (buffer != null) {
                 sent = buffer.tryMulticast(Guarantee.AGREED, size);
             } else if (array != null) {
                 sent = cpg.tryMulticast(Guarantee.AGREED, array);
@@ -340,7 +373,7 @@ public final class CpgBench {
         pollFd.set(ValueLayout.JAVA_SHORT, 6, (short) 0);
         int ready = (int) POLL_NOW.invokeExact(pollFd, 1L, 0);
         if (ready > 0 && pollFd.get(ValueLayout.JAVA_SHORT, 6) != 0) {
-            cpg.dispatch(DispatchMode.ALL);
+            dispatchAll();
         }
     }
 
@@ -352,6 +385,14 @@ public final class CpgBench {
         pollFd.set(ValueLayout.JAVA_SHORT, 6, (short) 0);
         int ready = (int) POLL_WAIT.invokeExact(pollFd, 1L, 100);
         if (ready > 0 && pollFd.get(ValueLayout.JAVA_SHORT, 6) != 0) {
+            dispatchAll();
+        }
+    }
+
+    private void dispatchAll() {
+        if (stubs != null) {
+            stubs.dispatchAll();
+        } else {
             cpg.dispatch(DispatchMode.ALL);
         }
     }
@@ -436,6 +477,8 @@ public final class CpgBench {
     private final class Measure {
         long startNanos;
         long cpuStart;
+        long userStart;
+        long user;
         long daemonStart;
         long allocStart;
         long endNanos;
@@ -451,6 +494,7 @@ public final class CpgBench {
             daemonTicks();
             compilerCpuNanos();
             allocated();
+            userCpuNanos();
             processCpuNanos();
         }
 
@@ -464,6 +508,7 @@ public final class CpgBench {
             daemonStart = daemonTicks();
             jitStart = compilerCpuNanos();
             allocStart = allocated();
+            userStart = userCpuNanos();
             cpuStart = processCpuNanos();
             startNanos = System.nanoTime();
         }
@@ -471,6 +516,7 @@ public final class CpgBench {
         void stop() throws Throwable {
             endNanos = lastDelivery;
             cpu = processCpuNanos() - cpuStart;
+            user = userCpuNanos() - userStart;
             alloc = allocated() - allocStart;
             jit = compilerCpuNanos() - jitStart;
             daemonTicks = daemonTicks() - daemonStart;
@@ -529,6 +575,15 @@ public final class CpgBench {
             fail("clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
         }
         return timespec.get(ValueLayout.JAVA_LONG, 0) * 1_000_000_000L + timespec.get(ValueLayout.JAVA_LONG, 8);
+    }
+
+    /** This process's CPU in user space (getrusage, as the C program reports it), all threads. */
+    private long userCpuNanos() throws Throwable {
+        int rc = (int) GETRUSAGE.invokeExact(RUSAGE_SELF, rusage);
+        if (rc != 0) {
+            fail("getrusage(RUSAGE_SELF) failed");
+        }
+        return rusage.get(ValueLayout.JAVA_LONG, 0) * 1_000_000_000L + rusage.get(ValueLayout.JAVA_LONG, 8) * 1_000L;
     }
 
     /** utime + stime of the daemon, in clock ticks. */
@@ -604,6 +659,7 @@ public final class CpgBench {
                 .append(",\"deliver_p99_us\":").append(size >= 16 ? fmt(percentile(deliverLatency, 99) / 1e3, 1) : "null")
                 .append(",\"try_again\":").append(tryAgain - m.tryAgainStart)
                 .append(",\"client_cpu_us_per_msg\":").append(fmt(m.cpu / 1e3 / count, 2))
+                .append(",\"user_cpu_us_per_msg\":").append(fmt(m.user / 1e3 / count, 2))
                 .append(",\"daemon_cpu_us_per_msg\":").append(fmt(m.daemonTicks * 1e6 / ticksPerSecond / count, 2))
                 .append(",\"alloc_bytes_per_msg\":").append(m.alloc < 0 ? "null" : fmt((double) m.alloc / count, 1))
                 .append(",\"jit_cpu_us_per_msg\":").append(fmt(m.jit / 1e3 / count, 2))
