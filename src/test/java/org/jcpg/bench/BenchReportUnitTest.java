@@ -24,17 +24,13 @@ class BenchReportUnitTest {
 
     @Test
     void javaMediansAreOfTheWarmRunsAndTheFreshRunIsReportedApart(@TempDir Path dir) throws Exception {
-        Path info = Files.writeString(dir.resolve("info.txt"), "date=2026-12-03\nmachine.nproc=2\nparameters.pairs=2\n");
-        Path runs = Files.writeString(dir.resolve("runs.jsonl"), String.join("\n",
+        Map<String, Object> doc = report(dir,
                 run(1, "c", "copy", null, 1000, 5),
                 run(1, "java", "copy", "fresh", 100, 50),
                 run(2, "c", "copy", null, 2000, 5),
                 run(2, "java", "copy", "warm", 900, 6),
                 run(3, "c", "copy", null, 3000, 5),
-                run(3, "java", "copy", "warm", 1100, 6)) + "\n");
-        BenchReport.main(new String[] {info.toString(), runs.toString(), dir.resolve("out").toString()});
-
-        Map<String, Object> doc = BenchReport.Json.object(BenchReport.Json.parse(Files.readString(dir.resolve("out.json"))));
+                run(3, "java", "copy", "warm", 1100, 6));
         Map<String, Object> c = find(doc.get("medians"), "c");
         Map<String, Object> java = find(doc.get("medians"), "java");
         assertThat(BenchReport.num(c.get("msgs_per_s")).doubleValue()).as("C: every pair").isEqualTo(2000);
@@ -52,14 +48,10 @@ class BenchReportUnitTest {
 
     @Test
     void stubsAreComparedWithCAndJcpgWithTheStubs(@TempDir Path dir) throws Exception {
-        Path info = Files.writeString(dir.resolve("info.txt"), "date=2026-12-03\nmachine.nproc=2\nparameters.pairs=1\n");
-        Path runs = Files.writeString(dir.resolve("runs.jsonl"), String.join("\n",
+        Map<String, Object> doc = report(dir,
                 run(1, "c", "copy", null, 1000, 4),
                 run(1, "java", "copy", "warm", 800, 6),
-                run(1, "java", "stubs", "warm", 900, 5)) + "\n");
-        BenchReport.main(new String[] {info.toString(), runs.toString(), dir.resolve("out").toString()});
-
-        Map<String, Object> doc = BenchReport.Json.object(BenchReport.Json.parse(Files.readString(dir.resolve("out.json"))));
+                run(1, "java", "stubs", "warm", 900, 5));
         Map<?, ?> stubs = null;
         for (Object r : (List<?>) doc.get("ratios")) {
             if ("stubs".equals(((Map<?, ?>) r).get("java_mode"))) {
@@ -72,6 +64,14 @@ class BenchReportUnitTest {
         Map<?, ?> layers = (Map<?, ?>) ((List<?>) doc.get("jcpg_over_stubs")).get(0);
         assertThat(BenchReport.num(layers.get("msgs_per_s")).doubleValue()).isCloseTo(800 / 900.0, within(1e-6));
         assertThat(BenchReport.num(layers.get("client_cpu_us_per_msg")).doubleValue()).isEqualTo(1.2);
+    }
+
+    /** Runs the report on these run records; returns the JSON document it wrote. */
+    private static Map<String, Object> report(Path dir, String... runs) throws Exception {
+        Path info = Files.writeString(dir.resolve("info.txt"), "date=2026-12-03\nmachine.nproc=2\nparameters.pairs=2\n");
+        Path records = Files.writeString(dir.resolve("runs.jsonl"), String.join("\n", runs) + "\n");
+        BenchReport.main(new String[] {info.toString(), records.toString(), dir.resolve("out").toString()});
+        return BenchReport.Json.object(BenchReport.Json.parse(Files.readString(dir.resolve("out.json"))));
     }
 
     private static Map<String, Object> find(Object medians, String impl) {
