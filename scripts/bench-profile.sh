@@ -21,6 +21,8 @@
 #   --rounds N profile each program N times per size (default 1); the
 #              table shows the median of each figure
 #   --quick    1/10 of the messages, sizes 64 and 8192
+# Environment: PROFILE_KEEP=1 keeps the perf data (in a temporary directory)
+# and the JVMs' perf maps (/tmp/perf-PID.map).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -33,7 +35,7 @@ if [ "${1:-}" = --inside ]; then
   read -r -a sizes <<<"$PROFILE_SIZES"
   read -r -a counts <<<"$PROFILE_COUNTS"
   out=$PROFILE_DIR
-  # A served JVM: one run of SIZE to warm it, then a profiled one. Prints the JVM's pid.
+  # A served JVM: one run of SIZE to warm it, then a profiled one; keeps its answer and pid in files.
   java_profiled() { # mode size count name
     local in=$out/$4.in answer pid perf_pid
     rm -f "$in" "$out/$4.out"; mkfifo "$in" "$out/$4.out"
@@ -119,7 +121,7 @@ export PROFILE_CP="$JCPG_ROOT/target/classes:$JCPG_ROOT/target/test-classes"
 # ---- the report --------------------------------------------------------------
 report=bench-results/profile-$stamp.txt
 # Microseconds of CPU per message by thread and place, from one perf.data: "thread place us".
-split() { # data messages sending-thread: the program's threads (by comm for C), and the daemon's
+cpu_split() { # data messages sending-thread: the program's threads (by comm for C), and the daemon's
   # The C program has one thread: its comm selects it (a filter of one comm would drop the column).
   local filter=() only_sender=1
   [ "$3" = bench-sender ] && filter=(--pid "$4") only_sender=0
@@ -143,6 +145,14 @@ split() { # data messages sending-thread: the program's threads (by comm for C),
 }
 size_label() { if [ $(($1 % 1024)) = 0 ]; then echo "$(($1 / 1024)) KiB"; else echo "$1 B"; fi; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit } print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+# The median over the rounds of one figure of $work/split ("round thread place us"): a thread's
+# CPU (THREAD), or the part of it in one place (THREAD PLACE); 0 if none was sampled.
+figure() {
+  local m
+  m=$(awk -v t="$1" -v p="${2:-}" '$2 == t && (p == "" || $3 == p) { s[$1] += $4 } END { for (r in s) print s[r] }' \
+    "$work/split" | median)
+  echo "${m/nan/0}"
+}
 {
   echo "jcpg CPU profile, $(date -u +%Y-%m-%dT%H:%M:%SZ): perf record -e cpu-clock -c $PERIOD_NS; rounds $rounds"
   machine_info
@@ -163,27 +173,21 @@ for i in "${!sizes[@]}"; do
       data=$work/$program-$size-$round.data
       [ -s "$data" ] || continue
       pid=""; [ -f "$work/$program-$size-$round.pid" ] && pid=$(cat "$work/$program-$size-$round.pid")
-      split "$data" "$messages" "$sender" "$pid" | sed "s/^/$round /" >>"$work/split"
+      cpu_split "$data" "$messages" "$sender" "$pid" | sed "s/^/$round /" >>"$work/split"
       grep -o '"msgs_per_s":[0-9.]*' "$work/$program-$size-$round.json" | cut -d: -f2 >>"$work/rate-$program-$size"
     done
     row=$(printf '%-8s %-11s %8.0f' "$(size_label "$size")" "$program" "$(median <"$work/rate-$program-$size")")
-    per_round_total() { awk -v t="$1" '$2 == t { s[$1] += $4 } END { for (r in s) print s[r] }' "$work/split" | median; }
-    row+=$(printf ' %8.2f' "$(per_round_total sender)")
-    for place in "${places[@]}"; do
-      value=$(awk -v p="$place" '$2 == "sender" && $3 == p { s[$1] += $4 } END { for (r in s) print s[r] }' "$work/split" | median)
-      row+=$(printf ' %8.2f' "${value/nan/0}")
-    done
-    others=$(per_round_total others) daemon=$(per_round_total daemon)
-    row+=$(printf '  %8.2f %8.2f' "${others/nan/0}" "${daemon/nan/0}")
+    row+=$(printf ' %8.2f' "$(figure sender)")
+    for place in "${places[@]}"; do row+=$(printf ' %8.2f' "$(figure sender "$place")"); done
+    row+=$(printf '  %8.2f %8.2f' "$(figure others)" "$(figure daemon)")
     echo "$row" | tee -a "$report"
   done
 done
 {
   echo
   echo "The sending thread's hottest JIT-compiled Java methods (round 1), nanoseconds per message:"
-  for size in "${sizes[@]}"; do
-    messages=0
-    for i in "${!sizes[@]}"; do [ "${sizes[$i]}" = "$size" ] && messages=$((counts[i] + counts[i] / 10)); done
+  for i in "${!sizes[@]}"; do
+    size=${sizes[$i]} messages=$((counts[i] + counts[i] / 10))
     for program in java-copy java-stubs; do
       data=$work/$program-$size-1.data pid=$(cat "$work/$program-$size-1.pid")
       echo "  size $size, $program:"

@@ -17,8 +17,9 @@
 # beside them.
 # Then prints per size and mode the medians and the ratios Java/C (Java's
 # copy, stubs, segment, bytearray and loop against C copy; zerocopy against C
-# zerocopy), Java copy against Java stubs (jcpg's own share), and writes bench-results/<timestamp>.json (machine, parameters,
-# every run, medians, ratios) and bench-results/<timestamp>.png (charts).
+# zerocopy) and Java copy against Java stubs (jcpg's own share), and writes
+# bench-results/<timestamp>.json (machine, parameters, every run, medians,
+# ratios) and bench-results/<timestamp>.png (charts).
 #
 #   --pairs N   warm rounds of alternating runs per size, after the fresh one (default 5)
 #   --quick     a smoke run: 1/20 of the messages, 1 + 2 pairs (unless --pairs)

@@ -236,8 +236,7 @@ static double user_us(const struct rusage *r)
 
 static double rusage_us(const struct rusage *r)
 {
-	return (double)r->ru_utime.tv_sec * 1e6 + (double)r->ru_utime.tv_usec
-	     + (double)r->ru_stime.tv_sec * 1e6 + (double)r->ru_stime.tv_usec;
+	return user_us(r) + (double)r->ru_stime.tv_sec * 1e6 + (double)r->ru_stime.tv_usec;
 }
 
 static unsigned long long parse_positive(const char *s, const char *what, unsigned long long max)

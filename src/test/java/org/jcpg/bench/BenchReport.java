@@ -51,8 +51,8 @@ public final class BenchReport {
             {"java", "bytearray", "copy"}, {"java", "loop", "copy"},
             {"c", "zerocopy", null}, {"java", "zerocopy", "zerocopy"}};
     static final Color[] COLORS = {
-            new Color(0x404040), new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x6baed6), new Color(0x2ca02c), new Color(0x98df8a),
-            new Color(0x9e9e9e), new Color(0xd62728)};
+            new Color(0x404040), new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x6baed6), new Color(0x2ca02c),
+            new Color(0x98df8a), new Color(0x9e9e9e), new Color(0xd62728)};
 
     private BenchReport() {
     }
@@ -196,10 +196,8 @@ public final class BenchReport {
                                 value(java, "user_cpu_us_per_msg")));
                     }
                 }
-                Object jit = java == null ? null : java.get("jit_cpu_us_per_msg");
-                Object alloc = java == null ? null : java.get("alloc_bytes_per_msg");
-                row.append(String.format(Locale.ROOT, "  %6.2f %7.1f", jit == null ? Double.NaN : num(jit).doubleValue(),
-                        alloc == null ? Double.NaN : num(alloc).doubleValue()));
+                row.append(String.format(Locale.ROOT, "  %6.2f %7.1f", value(java, "jit_cpu_us_per_msg"),
+                        value(java, "alloc_bytes_per_msg")));
                 Map<String, Object> fresh = freshOf.get(key(size, s[0], s[1]));
                 Object freshRate = fresh == null || c == null ? null : ratio(fresh.get("msgs_per_s"), c.get("msgs_per_s"));
                 Object freshCpu = fresh == null || c == null ? null

@@ -255,18 +255,9 @@ public final class CpgBench {
             pollFd.set(ValueLayout.JAVA_INT, 0, cpg.fd());
             pollFd.set(ValueLayout.JAVA_SHORT, 4, POLLIN);
             cpg.join(group);
-            long deadline = System.nanoTime() + TIMEOUT_NANOS;
-            while (!joined) {
-                waitAndDispatch(deadline);
-            }
+            awaitJoin();
             switch (mode) {
-                case "copy" -> {
-                    try (Arena arena = Arena.ofConfined()) {
-                        MemorySegment message = arena.allocate(size, 16);
-                        message.fill(FILL);
-                        sendInline(message, null, null);
-                    }
-                }
+                case "copy" -> sendFromNativeSegment();
                 case "segment" -> {
                     MemorySegment message = MemorySegment.ofArray(new byte[size]);
                     message.fill(FILL);
@@ -299,15 +290,25 @@ public final class CpgBench {
             pollFd.set(ValueLayout.JAVA_INT, 0, raw.fd());
             pollFd.set(ValueLayout.JAVA_SHORT, 4, POLLIN);
             raw.join(group);
-            long deadline = System.nanoTime() + TIMEOUT_NANOS;
-            while (!joined) {
-                waitAndDispatch(deadline);
-            }
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment message = arena.allocate(size, 16);
-                message.fill(FILL);
-                sendInline(message, null, null);
-            }
+            awaitJoin();
+            sendFromNativeSegment();
+        }
+    }
+
+    /** Dispatches until our own join is delivered. */
+    private void awaitJoin() throws Throwable {
+        long deadline = System.nanoTime() + TIMEOUT_NANOS;
+        while (!joined) {
+            waitAndDispatch(deadline);
+        }
+    }
+
+    /** The send loop from a native segment of a confined arena (libcpg reads it in place). */
+    private void sendFromNativeSegment() throws Throwable {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment message = arena.allocate(size, 16);
+            message.fill(FILL);
+            sendInline(message, null, null);
         }
     }
 

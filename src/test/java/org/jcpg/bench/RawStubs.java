@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 import org.jcpg.GroupName;
 import org.jcpg.internal.stubs.cpg_address;
 import org.jcpg.internal.stubs.cpg_confchg_fn_t;
@@ -39,7 +40,7 @@ final class RawStubs implements AutoCloseable {
      * @param onMessage gets each delivered payload, valid during the call
      * @param onJoined  gets the pid of each process that joined
      */
-    RawStubs(Consumer<MemorySegment> onMessage, java.util.function.IntConsumer onJoined) {
+    RawStubs(Consumer<MemorySegment> onMessage, IntConsumer onJoined) {
         MemorySegment model = cpg_model_v1_data_t.allocate(arena);
         cpg_model_v1_data_t.model(model, cpg_h.CPG_MODEL_V1());
         cpg_model_v1_data_t.cpg_deliver_fn(model, cpg_deliver_fn_t.allocate(
