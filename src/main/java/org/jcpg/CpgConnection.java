@@ -75,6 +75,10 @@ public final class CpgConnection implements AutoCloseable {
 
     /** The native side of the connection: replaced only when an event loop reconnects it. */
     record Core(CpgHandle handle, Dispatcher dispatcher) {
+        void join(GroupName group) {
+            dispatcher.expect(group);
+            handle.join(group);
+        }
     }
 
     private final String name;
@@ -200,7 +204,7 @@ public final class CpgConnection implements AutoCloseable {
      * @throws CpgException          e.g. {@link CpgError#TRY_AGAIN} while the daemon synchronizes
      */
     public void join(GroupName group) {
-        core().handle().join(Objects.requireNonNull(group, "group"));
+        core().join(Objects.requireNonNull(group, "group"));
     }
 
     /**

@@ -253,7 +253,7 @@ public final class CpgEventLoop implements AutoCloseable {
         }
         try {
             if (group != null) {
-                fresh.handle().join(group);
+                fresh.join(group);
             }
         } catch (CpgException notYet) {
             fresh.handle().close();

@@ -135,6 +135,7 @@ public final class CpgHandle {
     public static CpgHandle open(String name, Upcalls.Target target, boolean legacy, int flags,
                                  Runnable onClose, Runnable onReleased, Counters counters) {
         requireLibrary();
+        Reaper.ready();
         Arena arena = Arena.ofShared();
         long handle = 0;
         boolean initialized = false;

@@ -65,7 +65,8 @@ public final class Dispatcher implements Upcalls.Target {
     private int callbacksRun;
     // While an event loop dispatches: each callback failure goes straight to its error handler.
     private boolean reportEach;
-    private GroupName lastGroup;
+    // The name of the last group delivered, or joined (see expect).
+    private volatile GroupName lastGroup;
     // Events of an abandoned hand-off, copied, for the next dispatch.
     private final Queue<Runnable> pending = new ConcurrentLinkedQueue<>();
 
@@ -548,6 +549,16 @@ public final class Dispatcher implements Upcalls.Target {
             failure.addSuppressed(t);
         }
         LOG.log(System.Logger.Level.ERROR, "a callback of " + name + " threw", failure);
+    }
+
+    /**
+     * The group the connection joins. Its first message then finds the name
+     * already decoded: a first delivery that missed the cache would take a
+     * branch that the JIT, compiling for earlier connections, left out, and
+     * the compiled delivery path would be thrown away and compiled again.
+     */
+    public void expect(GroupName group) {
+        lastGroup = group;
     }
 
     /** A connection receives one group's messages: reuse its name rather than decode it per message. */

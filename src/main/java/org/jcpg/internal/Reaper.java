@@ -8,7 +8,8 @@ import java.util.concurrent.TimeUnit;
  * The thread that frees native resources once nothing uses them: it runs
  * {@code cpg_finalize} and {@code cpg_zcb_free}, which wait for the daemon
  * with no timeout, so that {@code close()} never does. One daemon thread for
- * the whole JVM, started on demand and ended after a few idle seconds.
+ * the whole JVM, started with the first connection and then on demand, and
+ * ended after a few idle seconds.
  */
 final class Reaper {
     private static final System.Logger LOG = System.getLogger("org.jcpg.internal.Reaper");
@@ -18,9 +19,19 @@ final class Reaper {
     static {
         EXECUTOR.setKeepAliveTime(3, TimeUnit.SECONDS);
         EXECUTOR.allowCoreThreadTimeOut(true);
+        // The first worker loads ThreadPoolExecutor.Worker, a new subclass of AbstractQueuedSynchronizer.
+        // The JIT may have compiled jcpg's locks assuming ReentrantLock's is the only one: loading it at
+        // the first release would throw away the compiled dispatch and send paths of the connections
+        // running then. So it comes with the first handle, before they are compiled.
+        EXECUTOR.prestartCoreThread();
     }
 
     private Reaper() {
+    }
+
+    /** Readies the reaper, as a handle opens (see the static initializer). */
+    static void ready() {
+        // The class's initialization does it, once.
     }
 
     /** Runs {@code task} on the reaper thread, soon. */

@@ -1,0 +1,110 @@
+package org.jcpg;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A JVM's next connection runs on the code the JIT compiled for the ones
+ * before: nothing compiled for jcpg's send and delivery paths is thrown away
+ * (deoptimized) when a connection closes or a new one delivers its first
+ * message. Without it, a service that opens connections one after another
+ * would pay for compiling its hot paths again each time.
+ *
+ * <p>It runs in a child JVM that prints what the JIT compiles and throws
+ * away ({@code -XX:+PrintCompilation}), compiling synchronously and early
+ * ({@code -Xbatch}, thresholds at a tenth), so that the first connection's
+ * paths are surely compiled by C2 before the second one opens. Both
+ * connections run on one thread: a new thread's first use of jcpg's
+ * per-thread stack bounds is a legitimate, JDK-internal, recompile.
+ */
+class CompiledPathsTest {
+    private static final String MARK = "CompiledPathsTest: the first connection closes";
+    private static final int MESSAGES = 30_000;
+
+    @Test
+    @Timeout(300)
+    void aSecondConnectionKeepsTheCompiledPathsOfTheFirst() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process child = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
+                "-Xbatch", "-XX:CompileThresholdScaling=0.1", "-XX:+PrintCompilation",
+                "-cp", System.getProperty("java.class.path"), CompiledPathsTest.class.getName())
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        List<String> lines = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8)
+                .lines().toList();
+        assertThat(child.waitFor()).as("exit status of the child JVM").isZero();
+        int mark = lines.indexOf(MARK);
+        assertThat(mark).as("the child's marker line").isPositive();
+        assertThat(lines.subList(0, mark)).as("C2 compiled the first connection's delivery path")
+                .anyMatch(line -> line.matches(".*\\s4\\s+org\\.jcpg\\.internal\\.Dispatcher::deliver .*"));
+        List<String> thrownAway = lines.subList(mark, lines.size()).stream()
+                .filter(line -> line.contains(" org.jcpg.") && !line.contains("CompiledPathsTest")
+                        && (line.contains("uncommon trap") || line.contains("marked for deoptimization")))
+                .toList();
+        assertThat(thrownAway).as("jcpg's compiled code thrown away from the first connection's close on").isEmpty();
+    }
+
+    /** In the child JVM: two connections, one after the other, on one thread. */
+    public static void main(String[] args) throws Exception {
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread thread = Thread.ofPlatform().name("two-connections").stackSize(CpgConnection.DISPATCH_STACK_SIZE)
+                .start(() -> {
+                    try {
+                        exchange(true);
+                        exchange(false);
+                    } catch (Throwable t) {
+                        failure.set(t);
+                    }
+                });
+        thread.join();
+        if (failure.get() != null) {
+            failure.get().printStackTrace();
+            System.exit(1);
+        }
+    }
+
+    /** Joins a group of its own, sends and delivers MESSAGES, closes. */
+    private static void exchange(boolean markTheClose) {
+        MemorySegment message = Arena.global().allocate(64);
+        long[] delivered = {0};
+        boolean[] joined = {false};
+        CpgListener listener = new CpgListener() {
+            @Override
+            public void onMessage(CpgConnection connection, Message m) {
+                delivered[0] += m.payload().get(ValueLayout.JAVA_LONG_UNALIGNED, 0) >= 0 ? 1 : 0;
+            }
+
+            @Override
+            public void onMembershipChange(CpgConnection connection, MembershipChange change) {
+                joined[0] = true;
+            }
+        };
+        try (CpgConnection cpg = CpgConnection.open(listener)) {
+            cpg.join(Daemon.uniqueGroup("compiled"));
+            while (!joined[0]) {
+                cpg.dispatch(DispatchMode.ONE);
+            }
+            for (long sequence = 0; sequence < MESSAGES; sequence++) {
+                message.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, sequence);
+                while (!cpg.tryMulticast(Guarantee.AGREED, message)) {
+                    cpg.dispatch(DispatchMode.ALL);
+                }
+                cpg.dispatch(DispatchMode.ALL);
+            }
+            while (delivered[0] < MESSAGES) {
+                cpg.dispatch(DispatchMode.ONE);
+            }
+            if (markTheClose) {
+                System.out.println(MARK);
+            }
+        }
+    }
+}
