@@ -137,11 +137,14 @@ public final class BenchReport {
         doc.put("fresh_jvm_medians", new ArrayList<>(freshOf.values()));
         doc.put("ratios", ratios);
         doc.put("jcpg_over_stubs", jcpgOverStubs);
+        List<Map<String, Object>> targets = BenchTargets.check(sizes, medianOf);
+        doc.put("targets", targets);
         Path json = Path.of(args[2] + ".json");
         Files.writeString(json, Json.write(doc, 0) + "\n", StandardCharsets.UTF_8);
 
         printTable(sizes, medianOf, freshOf);
         printLayers(jcpgOverStubs);
+        BenchTargets.print(targets);
         Path png = Path.of(args[2] + ".png");
         try {
             writeCharts(png, sizes, medianOf, freshOf, doc);
