@@ -23,7 +23,12 @@ final class Reaper {
         // The JIT may have compiled jcpg's locks assuming ReentrantLock's is the only one: loading it at
         // the first release would throw away the compiled dispatch and send paths of the connections
         // running then. So it comes with the first handle, before they are compiled.
-        EXECUTOR.prestartCoreThread();
+        try {
+            EXECUTOR.prestartCoreThread();
+        } catch (OutOfMemoryError | RuntimeException noThreadNow) {
+            // E.g. at the process's thread limit: execute() starts the thread when one is needed,
+            // and this class stays usable (a failed initializer would make it unusable for good).
+        }
     }
 
     private Reaper() {

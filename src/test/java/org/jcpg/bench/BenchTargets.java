@@ -102,7 +102,8 @@ final class BenchTargets {
             boolean ok = (Boolean) row.get("met");
             Double stubs = (Double) row.get("stubs");
             boolean ratio = !row.get("target").toString().startsWith("alloc");
-            String format = ratio ? "%.2f" : "%.1f";
+            int digits = ratio ? 2 : 1;
+            String format = "%." + digits + "f";
             if (ok) {
                 met++;
             } else {
@@ -118,12 +119,19 @@ final class BenchTargets {
                     BenchReport.sizeLabel((Integer) row.get("size")), row.get("mode"), row.get("target"),
                     String.format(Locale.ROOT, ratio ? "%.2f" : "%.0f", bound),
                     String.format(Locale.ROOT, format, value),
-                    ok ? "met" : "missed by " + String.format(Locale.ROOT, format, Math.abs(value - bound)),
+                    ok ? "met" : "missed by " + by(digits, Math.abs(value - bound)),
                     stubs == null ? "" : String.format(Locale.ROOT, format, stubs));
         }
         System.out.printf(Locale.ROOT, "%d of %d met. Of the %d missed that the stubs mode measures too, Java"
                 + " without jcpg misses %d as well. Where the CPU goes: scripts/bench-profile.sh (README, \"Profile\").%n",
                 met, met + missed, missedWithStubs, missedWithoutJcpg);
+    }
+
+    /** How far a target is missed; a miss that the format would round to nothing shows as below its last digit. */
+    static String by(int digits, double distance) {
+        String format = "%." + digits + "f";
+        String shown = String.format(Locale.ROOT, format, distance);
+        return Double.parseDouble(shown) > 0 ? shown : "<" + String.format(Locale.ROOT, format, Math.pow(10, -digits));
     }
 
     /** Whether {@code value} meets the row's target. */

@@ -61,4 +61,11 @@ class BenchTargetsUnitTest {
         assertThat(row(rows, 8192, "zerocopy", "client CPU").get("stubs")).as("no stubs mode for zero-copy").isNull();
         assertThat(row(rows, 64, "zerocopy", "msgs/s")).as("no zero-copy runs at 64 B").isNull();
     }
+
+    @Test
+    void aMissTooSmallToShowIsNotShownAsZero() {
+        assertThat(BenchTargets.by(2, 0.114)).isEqualTo("0.11");
+        assertThat(BenchTargets.by(2, 0.004)).isEqualTo("<0.01");
+        assertThat(BenchTargets.by(1, 0.04)).isEqualTo("<0.1");
+    }
 }
