@@ -21,8 +21,8 @@ final class Reaper {
         EXECUTOR.allowCoreThreadTimeOut(true);
         // The first worker loads ThreadPoolExecutor.Worker, a new subclass of AbstractQueuedSynchronizer.
         // The JIT may have compiled jcpg's locks assuming ReentrantLock's is the only one: loading it at
-        // the first release would throw away the compiled dispatch and send paths of the connections
-        // running then. So it comes with the first handle, before they are compiled.
+        // the first release would throw away the compiled dispatch path of the connections running
+        // then. So it comes with the first handle, before that path is compiled.
         try {
             EXECUTOR.prestartCoreThread();
         } catch (OutOfMemoryError | RuntimeException noThreadNow) {
