@@ -22,8 +22,38 @@ final class BenchTargets {
     /** Sizes from which the tighter CPU bound applies. */
     static final int LARGE = 8192;
     static final double ALLOCATION = 1.0;
-    /** The Java modes the targets are set for, and the C mode each is compared with. */
-    private static final String[][] MODES = {{"copy", "copy"}, {"zerocopy", "zerocopy"}};
+    /** The modes the targets are set for; Java's of each is compared with C's of the same name. */
+    private static final List<String> MODES = List.of("copy", "zerocopy");
+
+    /** What a target measures, how it compares with its bound, and to how many digits it is shown. */
+    private enum Kind {
+        MSGS("msgs/s J/C >=", 2), CPU("client CPU J/C <=", 2), ALLOC("alloc B/msg <", 1);
+
+        final String label;
+        final int digits;
+
+        Kind(String label, int digits) {
+            this.label = label;
+            this.digits = digits;
+        }
+
+        boolean meets(double value, double bound) {
+            return switch (this) {
+                case MSGS -> value >= bound;
+                case CPU -> value <= bound;
+                case ALLOC -> value < bound;
+            };
+        }
+
+        static Kind of(Map<String, Object> row) {
+            for (Kind kind : values()) {
+                if (kind.label.equals(row.get("target"))) {
+                    return kind;
+                }
+            }
+            throw new IllegalArgumentException("not a target: " + row.get("target"));
+        }
+    }
 
     private BenchTargets() {
     }
@@ -36,51 +66,41 @@ final class BenchTargets {
     static List<Map<String, Object>> check(Iterable<Integer> sizes, Map<String, Map<String, Object>> medianOf) {
         List<Map<String, Object>> rows = new ArrayList<>();
         for (int size : sizes) {
-            for (String[] mode : MODES) {
-                Map<String, Object> java = medianOf.get(BenchReport.key(size, "java", mode[0]));
-                Map<String, Object> c = medianOf.get(BenchReport.key(size, "c", mode[1]));
+            for (String mode : MODES) {
+                Map<String, Object> java = medianOf.get(BenchReport.key(size, "java", mode));
                 if (java == null) {
                     continue;
                 }
-                Map<String, Object> stubs = mode[0].equals("copy")
-                        ? medianOf.get(BenchReport.key(size, "java", "stubs")) : null;
-                double cpuBound = size >= LARGE ? CPU_LARGE : CPU_SMALL;
-                add(rows, size, mode[0], "msgs/s J/C >=", THROUGHPUT,
-                        ratio(java, c, "msgs_per_s"), ratio(stubs, c, "msgs_per_s"));
-                add(rows, size, mode[0], "client CPU J/C <=", cpuBound,
-                        ratio(java, c, "client_cpu_us_per_msg"), ratio(stubs, c, "client_cpu_us_per_msg"));
-                add(rows, size, mode[0], "alloc B/msg <", ALLOCATION,
-                        field(java, "alloc_bytes_per_msg"), field(stubs, "alloc_bytes_per_msg"));
+                Map<String, Object> c = medianOf.getOrDefault(BenchReport.key(size, "c", mode), Map.of());
+                Map<String, Object> stubs = mode.equals("copy")
+                        ? medianOf.getOrDefault(BenchReport.key(size, "java", "stubs"), Map.of()) : Map.of();
+                add(rows, size, mode, Kind.MSGS, THROUGHPUT, BenchReport.ratio(java.get("msgs_per_s"),
+                        c.get("msgs_per_s")), BenchReport.ratio(stubs.get("msgs_per_s"), c.get("msgs_per_s")));
+                add(rows, size, mode, Kind.CPU, size >= LARGE ? CPU_LARGE : CPU_SMALL,
+                        BenchReport.ratio(java.get("client_cpu_us_per_msg"), c.get("client_cpu_us_per_msg")),
+                        BenchReport.ratio(stubs.get("client_cpu_us_per_msg"), c.get("client_cpu_us_per_msg")));
+                add(rows, size, mode, Kind.ALLOC, ALLOCATION, java.get("alloc_bytes_per_msg"),
+                        stubs.get("alloc_bytes_per_msg"));
             }
         }
         return rows;
     }
 
-    private static void add(List<Map<String, Object>> rows, int size, String mode, String target, double bound,
-                            Double value, Double stubs) {
+    private static void add(List<Map<String, Object>> rows, int size, String mode, Kind kind, double bound,
+                            Object value, Object stubs) {
         if (value == null) {
             return;
         }
+        double v = BenchReport.num(value).doubleValue();
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("size", size);
         row.put("mode", mode);
-        row.put("target", target);
-        row.put("value", value);
+        row.put("target", kind.label);
+        row.put("value", v);
         row.put("bound", bound);
-        row.put("met", meets(row, value));
-        row.put("stubs", stubs);
+        row.put("met", kind.meets(v, bound));
+        row.put("stubs", stubs == null ? null : BenchReport.num(stubs).doubleValue());
         rows.add(row);
-    }
-
-    private static Double ratio(Map<String, Object> java, Map<String, Object> c, String field) {
-        Double j = field(java, field);
-        Double cv = field(c, field);
-        return j == null || cv == null || cv == 0 ? null : j / cv;
-    }
-
-    private static Double field(Map<String, Object> median, String field) {
-        Object v = median == null ? null : median.get(field);
-        return v == null ? null : BenchReport.num(v).doubleValue();
     }
 
     static void print(List<Map<String, Object>> rows) {
@@ -93,7 +113,6 @@ final class BenchTargets {
         System.out.printf(Locale.ROOT, "%-8s %-9s %-18s %7s %6s  %-16s %12s%n",
                 "size", "mode", "target", "bound", "value", "result", "without jcpg");
         int met = 0;
-        int missed = 0;
         int missedWithStubs = 0;
         int missedWithoutJcpg = 0;
         for (Map<String, Object> row : rows) {
@@ -101,30 +120,26 @@ final class BenchTargets {
             double bound = (Double) row.get("bound");
             boolean ok = (Boolean) row.get("met");
             Double stubs = (Double) row.get("stubs");
-            boolean ratio = !row.get("target").toString().startsWith("alloc");
-            int digits = ratio ? 2 : 1;
+            int digits = Kind.of(row).digits;
             String format = "%." + digits + "f";
             if (ok) {
                 met++;
-            } else {
-                missed++;
-                if (stubs != null) {
-                    missedWithStubs++;
-                    if (!meets(row, stubs)) {
-                        missedWithoutJcpg++;
-                    }
+            } else if (stubs != null) {
+                missedWithStubs++;
+                if (!meets(row, stubs)) {
+                    missedWithoutJcpg++;
                 }
             }
             System.out.printf(Locale.ROOT, "%-8s %-9s %-18s %7s %6s  %-16s %12s%n",
                     BenchReport.sizeLabel((Integer) row.get("size")), row.get("mode"), row.get("target"),
-                    String.format(Locale.ROOT, ratio ? "%.2f" : "%.0f", bound),
+                    String.format(Locale.ROOT, format, bound),
                     String.format(Locale.ROOT, format, value),
                     ok ? "met" : "missed by " + by(digits, Math.abs(value - bound)),
                     stubs == null ? "" : String.format(Locale.ROOT, format, stubs));
         }
         System.out.printf(Locale.ROOT, "%d of %d met. Of the %d missed that the stubs mode measures too, Java"
                 + " without jcpg misses %d as well. Where the CPU goes: scripts/bench-profile.sh (README, \"Profile\").%n",
-                met, met + missed, missedWithStubs, missedWithoutJcpg);
+                met, rows.size(), missedWithStubs, missedWithoutJcpg);
     }
 
     /** How far a target is missed; a miss that the format would round to nothing shows as below its last digit. */
@@ -136,8 +151,6 @@ final class BenchTargets {
 
     /** Whether {@code value} meets the row's target. */
     static boolean meets(Map<String, Object> row, double value) {
-        double bound = (Double) row.get("bound");
-        String target = row.get("target").toString();
-        return target.endsWith(">=") ? value >= bound : target.endsWith("<") ? value < bound : value <= bound;
+        return Kind.of(row).meets(value, (Double) row.get("bound"));
     }
 }
