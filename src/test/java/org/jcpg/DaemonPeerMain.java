@@ -296,8 +296,7 @@ public final class DaemonPeerMain {
                     }
                     case "cpu" -> cpu();
                     case "shm" -> shm();
-                    case "membership" -> connection.membership(group).stream().map(m -> String.valueOf(m.pid()))
-                            .sorted().collect(Collectors.joining(","));
+                    case "membership" -> PeerMain.members(connection.membership(group), false);
                     case "closeloop" -> {
                         long start = System.nanoTime();
                         loop.close();
