@@ -9,4 +9,5 @@
  */
 module org.jcpg {
     exports org.jcpg;
+    exports org.jcpg.bundling;
 }

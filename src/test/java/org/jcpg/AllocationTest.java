@@ -8,6 +8,9 @@ import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.bundling.Bundling;
+import org.jcpg.bundling.BundlingReceiver;
+import org.jcpg.bundling.BundlingSender;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 

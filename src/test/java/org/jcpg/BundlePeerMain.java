@@ -8,6 +8,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import org.jcpg.bundling.Bundling;
+import org.jcpg.bundling.BundlingReceiver;
+import org.jcpg.bundling.BundlingSender;
+import org.jcpg.bundling.BundlingStatistics;
 
 /**
  * A member of a bundled group in a child JVM ({@link PeerProcess.Program#BUNDLE_PEER}), for

@@ -7,7 +7,9 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
-import org.jcpg.internal.BundleFrame;
+import org.jcpg.bundling.BundleFrames;
+import org.jcpg.bundling.Bundling;
+import org.jcpg.bundling.BundlingReceiver;
 
 /**
  * Records what a member of a bundled group delivers, for {@link BundlingTest}
@@ -116,7 +118,7 @@ final class BundleRecorder implements CpgListener {
             @Override
             public void onEvent(CpgConnection connection, CpgEvent event) {
                 if (event instanceof Message m && Bundling.isBundle(m.payload())) {
-                    int count = BundleFrame.validate(m.payload());
+                    int count = BundleFrames.messageCount(m.payload());
                     synchronized (BundleRecorder.this) {
                         Sender s = senders.computeIfAbsent(m.pid(), pid -> new Sender());
                         s.bundles++;

@@ -13,6 +13,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
+import org.jcpg.bundling.Bundling;
+import org.jcpg.bundling.BundlingReceiver;
+import org.jcpg.bundling.BundlingSender;
+import org.jcpg.bundling.BundlingStatistics;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 

@@ -17,7 +17,7 @@ class ModuleTest {
         ModuleDescriptor module = ModuleFinder.of(classes).find("org.jcpg").orElseThrow().descriptor();
 
         assertThat(module.exports().stream().map(ModuleDescriptor.Exports::source).collect(Collectors.toSet()))
-                .containsExactly("org.jcpg");
+                .containsExactlyInAnyOrder("org.jcpg", "org.jcpg.bundling");
         assertThat(module.packages()).contains("org.jcpg.internal", "org.jcpg.internal.stubs");
         assertThat(module.requires().stream().map(ModuleDescriptor.Requires::name).collect(Collectors.toSet()))
                 .containsExactly("java.base");

@@ -62,7 +62,7 @@ class PackagingIT {
                 module = ModuleDescriptor.read(in);
             }
             assertThat(module.name()).isEqualTo("org.jcpg");
-            assertThat(module.exports().stream().map(ModuleDescriptor.Exports::source)).containsExactly("org.jcpg");
+            assertThat(module.exports().stream().map(ModuleDescriptor.Exports::source)).containsExactlyInAnyOrder("org.jcpg", "org.jcpg.bundling");
             assertThat(module.requires().stream().map(ModuleDescriptor.Requires::name)).containsExactly("java.base");
 
             // No dependency shaded in: only jcpg's own classes, its licence and Maven's metadata.

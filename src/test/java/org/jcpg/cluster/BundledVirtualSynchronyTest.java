@@ -6,8 +6,10 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import org.jcpg.Bundling;
 import org.jcpg.GroupName;
+import org.jcpg.bundling.Bundling;
+import org.jcpg.bundling.BundlingSender;
+import org.jcpg.bundling.BundlingStatistics;
 import org.jcpg.cluster.VsHistory.Delivery;
 import org.jcpg.cluster.VsHistory.End;
 import org.jcpg.cluster.VsHistory.MsgId;
@@ -18,7 +20,7 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Bundling under node failure: 3 nodes x 2 members (this JVM and a child JVM,
  * each a member through every node), every member sending from three threads
- * in bursts through one {@link org.jcpg.BundlingSender}, while the harness
+ * in bursts through one {@link org.jcpg.bundling.BundlingSender}, while the harness
  * SIGKILLs node 3's corosync and restarts it, cuts node 1 off the network and
  * heals it, and SIGKILLs and restarts node 2. Then the load stops, the
  * deliveries settle, and every member incarnation's history must pass the

@@ -3,8 +3,8 @@ package org.jcpg.cluster;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.jcpg.BundlingStatistics;
 import org.jcpg.GroupName;
+import org.jcpg.bundling.BundlingStatistics;
 
 /** This process as a {@link LoadMember} of one group through each of several nodes (node ids 1..n). */
 public final class LoadGroup {

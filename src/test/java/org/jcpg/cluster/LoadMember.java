@@ -12,10 +12,6 @@ import java.util.SplittableRandom;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
-import org.jcpg.Bundling;
-import org.jcpg.BundlingReceiver;
-import org.jcpg.BundlingSender;
-import org.jcpg.BundlingStatistics;
 import org.jcpg.CpgConnection;
 import org.jcpg.CpgError;
 import org.jcpg.CpgEvent;
@@ -28,6 +24,10 @@ import org.jcpg.MembershipChange;
 import org.jcpg.Message;
 import org.jcpg.ModelFlag;
 import org.jcpg.TotemChange;
+import org.jcpg.bundling.Bundling;
+import org.jcpg.bundling.BundlingReceiver;
+import org.jcpg.bundling.BundlingSender;
+import org.jcpg.bundling.BundlingStatistics;
 
 /**
  * A group member under load through one node, recording a {@link VsHistory}

@@ -1,9 +1,12 @@
-package org.jcpg;
+package org.jcpg.bundling;
 
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BiConsumer;
-import org.jcpg.internal.BundleFrame;
+import org.jcpg.CpgConnection;
+import org.jcpg.CpgEvent;
+import org.jcpg.CpgListener;
+import org.jcpg.Message;
 
 /**
  * A listener for a bundled group (see {@link Bundling}): it checks each

@@ -1,4 +1,4 @@
-package org.jcpg;
+package org.jcpg.bundling;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -13,8 +13,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.jcpg.internal.BundleFrame;
-import org.jcpg.internal.BundleQueue;
+import org.jcpg.CpgConnection;
+import org.jcpg.CpgException;
+import org.jcpg.CpgEvent;
+import org.jcpg.CpgListener;
+import org.jcpg.GroupName;
+import org.jcpg.MembershipChange;
+import org.jcpg.Message;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

@@ -1,4 +1,4 @@
-package org.jcpg.internal;
+package org.jcpg.bundling;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -23,7 +23,7 @@ import java.nio.ByteOrder;
  * magic starts with 0xFE, a byte that never occurs in UTF-8, so a UTF-8
  * text can never be mistaken for a bundle.
  */
-public final class BundleFrame {
+final class BundleFrame {
     public static final int HEADER_BYTES = 12;
     public static final int LENGTH_BYTES = 4;
     public static final int VERSION = 1;

@@ -1,4 +1,4 @@
-package org.jcpg;
+package org.jcpg.bundling;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -6,9 +6,10 @@ import java.util.Collections;
 import java.util.Map;
 import java.util.Objects;
 import java.util.WeakHashMap;
-import org.jcpg.internal.BundleFrame;
-import org.jcpg.internal.BundleQueue;
-import org.jcpg.internal.CpgHandle;
+import org.jcpg.CpgConnection;
+import org.jcpg.CpgError;
+import org.jcpg.CpgException;
+import org.jcpg.Guarantee;
 
 /**
  * Sends messages to a bundled group (see {@link Bundling}): each message is
@@ -123,7 +124,7 @@ public final class BundlingSender implements AutoCloseable {
         Objects.requireNonNull(message, "message");
         try {
             if (!queue.offer(message, nanos(timeout))) {
-                throw new CpgException("bundled send", CpgHandle.tryAgain());
+                throw new CpgException("bundled send", CpgError.TRY_AGAIN.code());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -1,10 +1,14 @@
-package org.jcpg;
+package org.jcpg.bundling;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.function.BiConsumer;
-import org.jcpg.internal.BundleFrame;
+import org.jcpg.CpgConnection;
+import org.jcpg.CpgEventLoop;
+import org.jcpg.CpgListener;
+import org.jcpg.GroupName;
+import org.jcpg.Message;
 
 /**
  * Bundling: many small application messages of one process travel as one

@@ -1,4 +1,4 @@
-package org.jcpg;
+package org.jcpg.bundling;
 
 /**
  * What a {@link BundlingSender} has done so far.

@@ -1,4 +1,4 @@
-package org.jcpg.internal;
+package org.jcpg.bundling;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -57,7 +57,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * arena's segment, so a slip there would throw rather than touch freed
  * memory.
  */
-public final class BundleQueue {
+final class BundleQueue {
     /** Sends one frame; false when the daemon asks to try again; throws when the connection failed. */
     @FunctionalInterface
     public interface Transport {

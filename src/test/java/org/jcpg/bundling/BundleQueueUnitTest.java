@@ -1,4 +1,4 @@
-package org.jcpg.internal;
+package org.jcpg.bundling;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.internal.GatherProbe;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -48,11 +49,9 @@ class BundleQueueUnitTest {
     @Timeout(30)
     void theTransportGetsTheBundleFrameItselfInNativeMemoryThatLibcpgReadsInPlace() throws Exception {
         List<Handed> handed = new ArrayList<>();
-        Gather gather = new Gather();
+        GatherProbe gather = new GatherProbe();
         BundleQueue queue = new BundleQueue("unit", frame -> {
-            gather.fill(frame, frame.byteSize());
-            long iovBase = gather.iov().get(ValueLayout.JAVA_LONG, 0);
-            gather.done();
+            long iovBase = gather.iovBase(frame);
             // the first message, read at the address libcpg gets: packed there, not copied on
             MemorySegment atLibcpg = MemorySegment.ofAddress(iovBase).reinterpret(frame.byteSize());
             int length = BundleFrame.lengthAt(atLibcpg, BundleFrame.HEADER_BYTES);
