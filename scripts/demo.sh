@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/demo.sh [--cluster | --system] [--color | --no-color]
 #
-# The first command to run: about 20 s (after the set-up) that show what
+# The first command to run: about 5 s (after the set-up) that show what
 # corosync's Closed Process Group gives a Java program, as a timeline. Four
 # member processes: three join a group, multicast at the same time and all
 # deliver one agreed order; one leaves (LEAVE), one is killed mid-stream
