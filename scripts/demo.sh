@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Usage: scripts/demo.sh [--cluster | --system] [--color | --no-color]
 #
-# The first command to run: about 30 s that show what corosync's Closed
-# Process Group gives a Java program, as a timeline. Three member processes
-# join a group, multicast at the same time and all deliver one agreed order;
-# one leaves (LEAVE), one is killed mid-stream (PROCDOWN), a new one joins and
-# receives the state of a replicated map (the example org.jcpg.examples.kv);
-# a zero-copy send; the totem ring. At the end it checks that every member's
-# log tells the same history and that the replicas are equal, and exits 1 if
-# not (0 if they agree, 2 on a usage error).
+# The first command to run: about 5 s (after the set-up) that show what
+# corosync's Closed Process Group gives a Java program, as a timeline. Four
+# member processes: three join a group, multicast at the same time and all
+# deliver one agreed order; one leaves (LEAVE), one is killed mid-stream
+# (PROCDOWN), the fourth joins and receives the state of a replicated map
+# (the example org.jcpg.examples.kv); a zero-copy send; the totem ring. At
+# the end it checks that every member's log tells the same history and that
+# the replicas are equal, and exits 1 if not (0 if they agree, 2 on a usage
+# error).
 #
 # It does the set-up first (scripts/setup.sh: packages when missing; a Maven
 # build of the classes) and stops everything it started, also on Ctrl-C.
