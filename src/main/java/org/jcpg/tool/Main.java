@@ -132,7 +132,8 @@ public final class Main {
     /** {@code status}, unless something the command printed could not be written: then the failure to report. */
     private static int checkOutput(int status, Io io) {
         io.out().flush();
-        if (io.out().checkError()) {
+        // A failed command has said why already (help COMMAND runs the command's --help, which checked).
+        if (status == Exit.OK && io.out().checkError()) {
             throw outputFailed(io);
         }
         return status;
