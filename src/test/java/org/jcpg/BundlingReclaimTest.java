@@ -70,6 +70,11 @@ class BundlingReclaimTest {
         assertThat(delivered.get()).as("own bundles delivered back").isEqualTo(count);
     }
 
+    private static long warnings(LogCapture log) {
+        return log.entries.stream().filter(e -> e.level().equals("WARNING") && e.logger().equals("org.jcpg.Bundling")
+                && e.message().contains("became unreachable without close(): its thread is stopped")).count();
+    }
+
     private static long ourGroups(CpgConnection query, String prefix) {
         return ConcurrencyStressTest.retrying(query::groups).stream()
                 .filter(g -> new String(g.toBytes(), UTF_8).startsWith(prefix + "-"))
@@ -91,6 +96,7 @@ class BundlingReclaimTest {
             long fds0 = fds();
             long threads0 = threads();
             String prefix = "bundle-reclaim-" + UUID.randomUUID().toString().substring(0, 8);
+            LogCapture log = new LogCapture("org.jcpg");
             openAndDrop(loop, prefix, CONNECTIONS, new AtomicLong());
             long listed = ourGroups(query, prefix);
             System.out.printf("BundlingReclaimTest: after opening %d: fds %d, threads %d, groups %d "
@@ -113,6 +119,14 @@ class BundlingReclaimTest {
             assertThat(threads).as("threads (start: %d)", threads0).isLessThanOrEqualTo(threads0 + THREAD_SLACK);
             assertThat(fds).as("fds (start: %d)", fds0).isLessThanOrEqualTo(fds0 + FD_SLACK);
             assertThat(loop.isClosed()).isFalse();
+            // Each reclaimed sender said so, as BundlingSender documents (the warm-up's may come late).
+            while (warnings(log) < CONNECTIONS && System.nanoTime() < deadline + Duration.ofSeconds(10).toNanos()) {
+                System.gc();
+                Thread.sleep(100);
+            }
+            log.close();
+            assertThat(warnings(log)).as("warnings about senders dropped without close")
+                    .isBetween((long) CONNECTIONS, CONNECTIONS + 1L);
         }
     }
 }
