@@ -1,6 +1,7 @@
 package org.jcpg;
 
 import java.lang.System.Logger.Level;
+import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.List;
@@ -12,6 +13,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import org.jcpg.internal.EventLoop;
 
 /**
@@ -54,6 +56,17 @@ import org.jcpg.internal.EventLoop;
  * {@link Builder#reconnect} the loop then connects again with growing pauses
  * until the daemon answers, joins the group again and reports
  * {@link Reconnected}; without, the connection stays lost until closed.
+ *
+ * <p>An {@link Builder#executor} that refuses a callback (it throws, as a
+ * shut-down or saturated executor does) loses no event silently: each event
+ * that could not be handed over goes to the error handler instead, as a
+ * {@link java.util.concurrent.RejectedExecutionException} naming it, one
+ * report per event, and is not delivered. The next event asks the executor
+ * again, so a saturated executor loses only what it refused, and the rest
+ * arrives in order. An executor that accepted a task and then discarded it
+ * ({@code shutdownNow}) is noticed once it has terminated: what waited is
+ * reported the same way. {@link CpgConnection#statistics()} counts only the
+ * events the listener got.
  *
  * <h2>Closing</h2>
  * {@link #close()} closes every connection opened here, stops the thread and
@@ -125,7 +138,8 @@ public final class CpgEventLoop implements AutoCloseable {
         /**
          * Runs the callbacks on {@code executor} instead of the loop thread:
          * per connection one at a time and in order; message payloads are
-         * read-only heap copies.
+         * read-only heap copies. An event the executor refuses is reported to
+         * the {@link #errorHandler} and not delivered (see "Failures" above).
          *
          * @param executor runs the callbacks
          * @return this builder
@@ -211,12 +225,29 @@ public final class CpgEventLoop implements AutoCloseable {
         connections.put(connection, Boolean.TRUE);
         CpgConnection.Core core = connection.core();
         try {
-            loop.register(core.dispatcher(), cause -> lost(connection, core, cause));
+            loop.register(core.dispatcher(), onLost(connection, core));
         } catch (RuntimeException e) {
             connection.close();
             throw e;
         }
         return connection;
+    }
+
+    /**
+     * What the loop thread runs when the core breaks. It holds the connection
+     * weakly: the loop thread keeps it as long as the connection is polled,
+     * and a strong reference would keep a connection dropped without close
+     * (and its group in the daemon) alive as long as the loop runs. A
+     * connection already reclaimed has nobody to tell; its cleaner closes it.
+     */
+    private Consumer<CpgException> onLost(CpgConnection connection, CpgConnection.Core core) {
+        WeakReference<CpgConnection> weak = new WeakReference<>(connection);
+        return cause -> {
+            CpgConnection alive = weak.get();
+            if (alive != null) {
+                lost(alive, core, cause);
+            }
+        };
     }
 
     /** On the loop thread, once per broken core. */
@@ -265,7 +296,7 @@ public final class CpgEventLoop implements AutoCloseable {
             return;
         }
         try {
-            loop.register(fresh.dispatcher(), cause -> lost(connection, fresh, cause),
+            loop.register(fresh.dispatcher(), onLost(connection, fresh),
                     () -> fresh.dispatcher().emitFromLoop(new Reconnected(attempt, group)), lost.dispatcher());
         } catch (IllegalStateException loopClosed) {
             fresh.handle().close();

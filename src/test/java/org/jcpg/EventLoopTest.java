@@ -905,7 +905,7 @@ class EventLoopTest {
             cpg.join(Daemon.uniqueGroup("evl-backpressure"));
             Thread sampler = Thread.ofPlatform().daemon().start(() -> {
                 while (sampling.get()) {
-                    long queued = cpg.statistics().messagesDelivered() - ran.get();
+                    long queued = cpg.statistics().eventsWaiting();
                     maxQueued.accumulateAndGet(queued, Math::max);
                     parkMillis(2);
                 }

@@ -322,6 +322,16 @@ final class BundleQueue {
         return dropped;
     }
 
+    /** {@return whether {@link #close} was called} */
+    public boolean isClosed() {
+        lock.lock();
+        try {
+            return closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public Counts counts() {
         lock.lock();
         try {

@@ -131,8 +131,9 @@ public final class Bundling {
 
     /**
      * A sender that bundles messages to the group that {@code connection}
-     * has joined. Use one per connection (it starts a thread of its own);
-     * any number of threads may send through it.
+     * has joined. Use one per connection (it starts a thread of its own,
+     * which ends at {@link BundlingSender#close}, or when a sender dropped
+     * without close is reclaimed); any number of threads may send through it.
      *
      * @param connection a connection that has joined its group
      * @return the sender, running

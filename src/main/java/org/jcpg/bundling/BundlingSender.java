@@ -1,6 +1,8 @@
 package org.jcpg.bundling;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Cleaner;
+import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.Map;
@@ -34,16 +36,67 @@ import org.jcpg.Guarantee;
  * someone must dispatch the connection meanwhile: do not wait in
  * {@code send} or {@code flush} on the thread of an event loop without an
  * executor; use {@code trySend} there.
+ *
+ * <p>A sender does not keep its connection alive beyond itself: neither its
+ * thread nor the way its {@link BundlingReceiver} finds it holds the
+ * connection strongly. A sender that becomes unreachable without
+ * {@link #close} is closed by a cleaner (its thread ends, its native memory
+ * is freed, messages still queued are dropped, and a WARNING on
+ * "org.jcpg.Bundling" says how many); its connection, once unreachable too,
+ * is closed as any dropped connection is (see {@link CpgConnection}). Close
+ * senders yourself: the cleaner runs only when the garbage collector says.
  */
 public final class BundlingSender implements AutoCloseable {
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(10);
     private static final int PID = (int) ProcessHandle.current().pid();
-    /** The open sender of each connection, for its receiver to report the sender's own bundles. */
-    private static final Map<CpgConnection, BundlingSender> SENDERS = Collections.synchronizedMap(new WeakHashMap<>());
+    private static final System.Logger LOG = System.getLogger("org.jcpg.Bundling");
+    private static final Cleaner CLEANER = Cleaner.create(
+            task -> Thread.ofPlatform().daemon().name("jcpg-bundling-cleaner").unstarted(task));
+    /**
+     * The queue of each connection's open sender, for the connection's
+     * receiver to report the sender's own bundles delivered. The key is weak
+     * and the value holds the connection only weakly (see {@link WeakTransport}),
+     * so this map keeps neither a connection nor its sender alive.
+     */
+    private static final Map<CpgConnection, Registration> QUEUES = Collections.synchronizedMap(new WeakHashMap<>());
+
+    /** What a receiver needs of its connection's sender: not the sender, not the connection. */
+    private record Registration(BundleQueue queue, long localNodeId) {
+    }
+
+    /**
+     * Sends through a connection that it holds weakly: the queue's thread
+     * holds the queue, the queue this, and a strong reference here would
+     * keep an abandoned connection (and its group in the daemon) forever.
+     * While the sender is reachable, so is the connection (the sender holds it).
+     */
+    private record WeakTransport(WeakReference<CpgConnection> connection) implements BundleQueue.Transport {
+        @Override
+        public boolean trySend(MemorySegment frame) {
+            CpgConnection c = connection.get();
+            if (c == null) {
+                throw new IllegalStateException("the connection of this bundling sender was reclaimed");
+            }
+            return c.tryMulticast(Guarantee.AGREED, frame);
+        }
+    }
+
+    /** The cleaner's action for a sender dropped without close: holds the queue only, never the sender. */
+    private record Abandon(BundleQueue queue, String name) implements Runnable {
+        @Override
+        public void run() {
+            if (queue.isClosed()) {
+                return;
+            }
+            long dropped = queue.close(0);
+            LOG.log(System.Logger.Level.WARNING, name + " became unreachable without close(): its thread is stopped"
+                    + (dropped == 0 ? "" : ", " + dropped + " queued messages are dropped"));
+        }
+    }
 
     private final CpgConnection connection;
     private final BundleQueue queue;
-    private final long localNodeId;
+    private final Cleaner.Cleanable cleanable;
     private volatile boolean closed;
 
     BundlingSender(CpgConnection connection, Bundling bundling) {
@@ -57,13 +110,17 @@ public final class BundlingSender implements AutoCloseable {
                     + " bytes exceed the atomic message size " + atomic);
         }
         long largest = atomic - BundleFrame.HEADER_BYTES - BundleFrame.LENGTH_BYTES;
-        this.localNodeId = connection.localNodeId();
-        this.queue = new BundleQueue("jcpg-bundler", this::transmit, bundling.maxBundleBytes, largest,
-                bundling.queueBytes, bundling.maxDelay.toNanos(), bundling.maxInFlight);
-        if (SENDERS.putIfAbsent(connection, this) != null) {
+        long localNodeId = connection.localNodeId();
+        this.queue = new BundleQueue("jcpg-bundler", new WeakTransport(new WeakReference<>(connection)),
+                bundling.maxBundleBytes, largest, bundling.queueBytes, bundling.maxDelay.toNanos(),
+                bundling.maxInFlight);
+        Registration mine = new Registration(queue, localNodeId);
+        // A sender dropped without close leaves a closed queue behind while its connection lives on.
+        if (QUEUES.compute(connection, (c, old) -> old == null || old.queue().isClosed() ? mine : old) != mine) {
             queue.close(0);
             throw new IllegalStateException(connection + " already has an open bundling sender");
         }
+        this.cleanable = CLEANER.register(this, new Abandon(queue, "a bundling sender of " + connection));
     }
 
     /** A {@link BundlingReceiver} on {@code connection} delivered a bundle of {@code nodeId}/{@code pid}. */
@@ -71,14 +128,10 @@ public final class BundlingSender implements AutoCloseable {
         if (pid != PID || connection == null) {
             return;
         }
-        BundlingSender sender = SENDERS.get(connection);
-        if (sender != null && sender.localNodeId == nodeId) {
-            sender.queue.selfDelivered();
+        Registration sender = QUEUES.get(connection);
+        if (sender != null && sender.localNodeId() == nodeId) {
+            sender.queue().selfDelivered();
         }
-    }
-
-    private boolean transmit(MemorySegment frame) {
-        return connection.tryMulticast(Guarantee.AGREED, frame);
     }
 
     /**
@@ -183,7 +236,8 @@ public final class BundlingSender implements AutoCloseable {
         try {
             dropped = queue.close(CLOSE_TIMEOUT.toNanos());
         } finally {
-            SENDERS.remove(connection, this);
+            QUEUES.computeIfPresent(connection, (c, registered) -> registered.queue() == queue ? null : registered);
+            cleanable.clean();   // the queue is closed: the cleaner's action does nothing but deregister
         }
         if (dropped != 0) {
             throw new IllegalStateException("closed with " + dropped

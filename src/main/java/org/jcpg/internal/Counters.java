@@ -18,9 +18,13 @@ public final class Counters {
     volatile long callbackFailures;
     volatile long dispatchCalls;
     volatile long callbackNanos;
+    /** The queue of an event loop's executor, if any: what waits there was read but not yet delivered. */
+    volatile SerialExecutor serial;
 
     public CpgStatistics snapshot() {
+        SerialExecutor queue = serial;
         return new CpgStatistics(messagesSent, bytesSent, sendsRefused, messagesDelivered, bytesDelivered,
-                otherEvents, callbackFailures, dispatchCalls, Duration.ofNanos(callbackNanos));
+                otherEvents, callbackFailures, dispatchCalls, Duration.ofNanos(callbackNanos),
+                queue == null ? 0 : queue.waiting());
     }
 }

@@ -99,6 +99,7 @@ public final class Dispatcher implements Upcalls.Target {
     void deliverThrough(SerialExecutor serial, BiConsumer<CpgConnection, Throwable> errorHandler) {
         this.serial = serial;
         this.errorHandler = errorHandler;
+        counters.serial = serial;
     }
 
     CpgHandle handle() {
@@ -449,16 +450,16 @@ public final class Dispatcher implements Upcalls.Target {
         if (c == null) {
             return;
         }
-        counters.messagesDelivered++;
-        counters.bytesDelivered += length;
         SerialExecutor queue = serial;
         if (queue != null) {
-            // The view dies with this upcall: an executor gets a read-only copy.
+            // The view dies with this upcall: an executor gets a read-only copy. Counted when it runs.
             Message copy = new Message(group, Integer.toUnsignedLong(nodeId), pid,
                     MemorySegment.ofArray(Marshal.bytesAt(address, length)).asReadOnly());
-            queue.execute(() -> runQueued(c, copy));
+            queue.execute(new Queued(c, copy));
             return;
         }
+        counters.messagesDelivered++;
+        counters.bytesDelivered += length;
         // Small and free of escapes, so that the JIT can drop the arena, the view and the Message
         // when the listener keeps none of them: a delivery then allocates nothing.
         try (Arena view = Arena.ofConfined()) {
@@ -473,12 +474,12 @@ public final class Dispatcher implements Upcalls.Target {
         if (c == null) {
             return;
         }
-        counters.otherEvents++;
         SerialExecutor queue = serial;
         if (queue != null) {
-            queue.execute(() -> runQueued(c, event));
+            queue.execute(new Queued(c, event));
             return;
         }
+        counters.otherEvents++;
         callHere(c, event);
     }
 
@@ -512,19 +513,60 @@ public final class Dispatcher implements Upcalls.Target {
         if (c == null) {
             return;
         }
-        counters.otherEvents++;
         SerialExecutor queue = serial;
         if (queue != null) {
-            queue.execute(() -> runQueued(c, event));
+            queue.execute(new Queued(c, event));
         } else {
             runQueued(c, event);
         }
     }
 
-    /** Runs a callback outside a dispatch (on an executor, or an event of the loop); failures go to the handler. */
+    /**
+     * An event waiting for the event loop's executor. If the executor refuses
+     * to run it (shut down, saturated), the error handler is told, one report
+     * per event: an accepted event is never lost without a word.
+     */
+    private final class Queued implements SerialExecutor.Task {
+        private final CpgConnection connection;
+        private final CpgEvent event;
+
+        Queued(CpgConnection connection, CpgEvent event) {
+            this.connection = connection;
+            this.event = event;
+        }
+
+        @Override
+        public void run() {
+            runQueued(connection, event);
+        }
+
+        @Override
+        public void refused(RuntimeException why) {
+            if (handle.isClosedByUser()) {
+                return;
+            }
+            String what = event instanceof Message m ? "a message of " + m.payload().byteSize() + " bytes from node "
+                    + m.nodeId() + " pid " + m.pid() : event.toString();
+            java.util.concurrent.RejectedExecutionException report = new java.util.concurrent.RejectedExecutionException(
+                    name + ": the event loop's executor refused the callback; not delivered: " + what, why);
+            report(connection, report);
+        }
+    }
+
+    /**
+     * Runs a callback outside a dispatch (on an executor, or an event of the
+     * loop); failures go to the handler. Counts the event as delivered: the
+     * statistics count what reached the listener.
+     */
     private void runQueued(CpgConnection c, CpgEvent event) {
         if (handle.isClosedByUser()) {
             return;
+        }
+        if (event instanceof Message message) {
+            counters.messagesDelivered++;
+            counters.bytesDelivered += message.payload().byteSize();
+        } else {
+            counters.otherEvents++;
         }
         long start = System.nanoTime();
         try {

@@ -3,6 +3,8 @@ package org.jcpg.internal;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -11,10 +13,24 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the order they were queued, whatever the executor's threads: one drain
  * task is in the executor at a time. Counts what waits, so that the event
  * loop can stop reading a connection whose callbacks fall behind.
+ *
+ * <p>An executor that refuses the drain task (shut down, saturated) cannot
+ * run what waits: each waiting callback is {@linkplain Task#refused refused}
+ * (its owner reports it), and the next callback asks the executor again. So
+ * a saturated executor loses only what it refused, in order, and nothing
+ * goes without a report. A drain task that an executor accepted and then
+ * discarded ({@code shutdownNow}) is noticed once the executor has
+ * terminated, on the next callback.
  */
 final class SerialExecutor {
+    /** A callback, and what to do when the executor will not run it. */
+    interface Task extends Runnable {
+        /** The executor refused the callback: it will never run. Must not throw. */
+        void refused(RuntimeException why);
+    }
+
     private final Executor executor;
-    private final Queue<Runnable> queue = new ConcurrentLinkedQueue<>();
+    private final Queue<Task> queue = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean scheduled = new AtomicBoolean();
     private final AtomicInteger waiting = new AtomicInteger();
     private final Runnable onDrained;
@@ -29,12 +45,17 @@ final class SerialExecutor {
         this.onDrained = onDrained;
     }
 
-    void execute(Runnable callback) {
+    void execute(Task callback) {
         if (closed) {
             return;
         }
         waiting.incrementAndGet();
         queue.add(callback);
+        if (scheduled.get() && executor instanceof ExecutorService service && service.isTerminated()) {
+            // The drain task was accepted, then discarded (shutdownNow): it will never run or clear the flag.
+            // A terminated executor runs nothing, so no drain task of ours is running either.
+            scheduled.set(false);
+        }
         schedule();
     }
 
@@ -74,15 +95,30 @@ final class SerialExecutor {
                 executor.execute(this::drain);
             } catch (RuntimeException rejected) {
                 scheduled.set(false);
-                close();
-                throw rejected;
+                // Whatever waits now would wait for a drain task that does not exist.
+                refuseWaiting(rejected);
             }
+        }
+    }
+
+    /** Hands every waiting callback its refusal; a callback queued meanwhile schedules on its own. */
+    private void refuseWaiting(RuntimeException rejected) {
+        Task task;
+        while ((task = queue.poll()) != null) {
+            waiting.decrementAndGet();
+            if (!closed) {
+                task.refused(rejected instanceof RejectedExecutionException ? rejected
+                        : new RejectedExecutionException(rejected));
+            }
+        }
+        if (paused) {
+            onDrained.run();
         }
     }
 
     private void drain() {
         try {
-            Runnable callback;
+            Task callback;
             runner = Thread.currentThread();
             while (!closed && (callback = queue.poll()) != null) {
                 waiting.decrementAndGet();

@@ -14,6 +14,11 @@ final class Exit {
     static final int NO_SUCH_GROUP = 4;
     /** corosync refused a request, e.g. CS_ERR_EXIST for a group this process is already in. */
     static final int CPG_ERROR = 5;
+    /**
+     * The output could not be written (disk full, {@code > /dev/full}, a reader that closed the pipe
+     * such as {@code | head}): what was printed may be incomplete, so success is not reported.
+     */
+    static final int OUTPUT = 6;
     /** A bug in jcpg: rerun with --debug for the stack trace. */
     static final int INTERNAL = 70;
 
@@ -26,6 +31,8 @@ final class Exit {
               3    timeout (listen: nothing arrived in time; send: not delivered back in time)
               4    members: the group has no members
               5    corosync refused the request (another CPG error, e.g. CS_ERR_EXIST)
+              6    the output could not be written (disk full, /dev/full, a closed pipe as with | head);
+                   stderr says why
               70   internal error (a bug; --debug shows the stack trace)
               130, 143  listen/send ended by SIGINT (Ctrl-C) / SIGTERM, after closing the connection
             """;

@@ -102,7 +102,8 @@ final class ListenCommand {
                 io.out().println(printed.text());
                 io.out().flush();
                 if (io.out().checkError()) {
-                    return Exit.OK; // whoever read our output is gone (e.g. | head)
+                    // Disk full, or whoever read the output is gone (| head): either way lines were lost.
+                    throw Main.outputFailed(io);
                 }
                 if (printed.message() && count != null && ++messages >= count) {
                     return Exit.OK;

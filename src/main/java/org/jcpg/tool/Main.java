@@ -1,5 +1,8 @@
 package org.jcpg.tool;
 
+import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -35,13 +38,20 @@ public final class Main {
     private Main() {
     }
 
-    /** Standard streams and files a command uses. */
-    record Io(InputStream in, PrintStream out, PrintStream err) {
+    /**
+     * Standard streams and files a command uses.
+     *
+     * @param watched the stream under {@code out} that remembers why a write failed, or null
+     */
+    record Io(InputStream in, PrintStream out, PrintStream err, WatchedOutput watched) {
     }
 
     public static void main(String[] args) {
-        int status = run(args, System.in, System.out, System.err);
-        System.out.flush();
+        // Not System.out itself: its PrintStream swallows why a write failed, and the error line says why.
+        WatchedOutput watched = new WatchedOutput(new FileOutputStream(FileDescriptor.out));
+        PrintStream out = new PrintStream(new BufferedOutputStream(watched, 8192), true, System.out.charset());
+        int status = run(args, new Io(System.in, out, System.err, watched));
+        out.flush();
         System.exit(status);
     }
 
@@ -52,7 +62,17 @@ public final class Main {
 
     /** Runs one command; returns the exit code. Never calls System.exit. */
     public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
-        Io io = new Io(in, out, err);
+        return run(args, new Io(in, out, err, null));
+    }
+
+    /**
+     * Runs one command; returns the exit code. A command whose output could
+     * not be written (disk full, a closed pipe) fails with {@link Exit#OUTPUT}
+     * unless it failed otherwise first: {@code checkError} after every command.
+     */
+    private static int run(String[] args, Io io) {
+        PrintStream out = io.out();
+        PrintStream err = io.err();
         List<String> all = Arrays.asList(args);
         int end = all.indexOf("--");
         boolean debug = (end < 0 ? all : all.subList(0, end)).contains("--debug");
@@ -62,7 +82,7 @@ public final class Main {
                 switch (args[first]) {
                     case "--help", "-h" -> {
                         out.print(HELP);
-                        return Exit.OK;
+                        return checkOutput(Exit.OK, io);
                     }
                     case "--debug" -> first++;
                     default -> throw Failure.usage("unknown option " + args[first] + " (see: jcpg --help)");
@@ -73,7 +93,7 @@ public final class Main {
             }
             String command = args[first];
             List<String> rest = new ArrayList<>(all.subList(first + 1, all.size()));
-            return switch (command) {
+            int status = switch (command) {
                 case "groups" -> GroupsCommand.run(rest, io);
                 case "members" -> MembersCommand.run(rest, io);
                 case "listen" -> ListenCommand.run(rest, io);
@@ -81,6 +101,7 @@ public final class Main {
                 case "help" -> help(rest, io);
                 default -> throw Failure.usage("unknown command \"" + command + "\" (see: jcpg --help)");
             };
+            return checkOutput(status, io);
         } catch (Throwable t) {
             Failure failure = failureOf(t);
             err.println("jcpg: " + failure.getMessage());
@@ -103,9 +124,26 @@ public final class Main {
             throw Failure.usage("help: one COMMAND at most (see: jcpg --help)");
         }
         return switch (rest.get(0)) {
-            case "groups", "members", "listen", "send" -> run(new String[] {rest.get(0), "--help"}, io.in(), io.out(), io.err());
+            case "groups", "members", "listen", "send" -> run(new String[] {rest.get(0), "--help"}, io);
             default -> throw Failure.usage("help: unknown command \"" + rest.get(0) + "\" (see: jcpg --help)");
         };
+    }
+
+    /** {@code status}, unless something the command printed could not be written: then the failure to report. */
+    private static int checkOutput(int status, Io io) {
+        io.out().flush();
+        // A failed command has said why already (help COMMAND runs the command's --help, which checked).
+        if (status == Exit.OK && io.out().checkError()) {
+            throw outputFailed(io);
+        }
+        return status;
+    }
+
+    /** The output could not be written: exit code {@link Exit#OUTPUT}, with the reason when it is known. */
+    static Failure outputFailed(Io io) {
+        java.io.IOException why = io.watched() == null ? null : io.watched().failure();
+        return new Failure(Exit.OUTPUT, "cannot write the output: "
+                + (why != null && why.getMessage() != null ? why.getMessage() : "standard output failed"), why);
     }
 
     /** The exit code and the one line to print for what a command threw. */
