@@ -483,7 +483,9 @@ public final class CpgConnection implements AutoCloseable {
      *
      * @param mode how many events to deliver, and whether to wait
      * @return how many callbacks were run
-     * @throws IllegalStateException if closed, or called from a callback of this connection
+     * @throws IllegalStateException if closed, called from a callback of this connection, or
+     *                               the connection was opened on a {@link CpgEventLoop} (which
+     *                               dispatches it)
      * @throws CpgException          if libcpg fails, e.g. {@link CpgError#LIBRARY} when the
      *                               daemon went away
      */
