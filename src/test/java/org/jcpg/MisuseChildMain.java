@@ -15,6 +15,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * <li>{@code interrupted-send GROUPHEX}: joins, prints READY, waits for "go" on stdin (the
  *     test has stopped the daemon by then), fills the daemon's queue, then reports timed sends
  *     with extreme timeouts and timed sends that another thread interrupts.
+ * <li>{@code heap-exhaustion GROUPHEX}: callbacks fill the heap (run it with a small -Xmx) while
+ *     dispatches go on from default platform threads (through hand-off workers), then the heap is
+ *     freed and a last dispatch must deliver within a deadline.
  * </ul>
  */
 public final class MisuseChildMain {
@@ -25,6 +28,7 @@ public final class MisuseChildMain {
     public static void main(String[] args) throws Exception {
         switch (args[0]) {
             case "interrupted-send" -> interruptedSend(GroupName.ofBytes(HexFormat.of().parseHex(args[1])));
+            case "heap-exhaustion" -> heapExhaustion(GroupName.ofBytes(HexFormat.of().parseHex(args[1])));
             default -> throw new IllegalArgumentException(args[0]);
         }
         System.out.flush();
@@ -68,6 +72,91 @@ public final class MisuseChildMain {
         System.out.println("PREINTERRUPTED ms=" + (System.nanoTime() - start) / 1_000_000 + " outcome=" + outcome
                 + " flag=" + Thread.interrupted());
         System.out.println("DONE");
+    }
+
+    /** Filled by callbacks until the heap is exhausted. */
+    private static final java.util.List<byte[]> HOG = new java.util.ArrayList<>();
+    private static volatile boolean filling = true;
+
+    private static void heapExhaustion(GroupName group) throws Exception {
+        java.util.concurrent.atomic.AtomicInteger delivered = new java.util.concurrent.atomic.AtomicInteger();
+        CpgConnection cpg = CpgConnection.open(new CpgListener() {
+            @Override
+            public void onMessage(CpgConnection c, Message m) {
+                delivered.incrementAndGet();
+                if (m.length() == 1 && filling) {
+                    // Fill the heap; keeps it full after the OutOfMemoryError.
+                    while (true) {
+                        byte[] more = new byte[64 << 10];
+                        synchronized (HOG) {
+                            HOG.add(more);
+                        }
+                    }
+                }
+            }
+        });
+        cpg.join(group);
+        int errors = 0;
+        for (int round = 0; round < 40; round++) {
+            try {
+                // Room for the send and the thread; the callback fills it again, and the worker
+                // that served the dispatch goes back to its pool under a full heap.
+                synchronized (HOG) {
+                    for (int i = 0; i < 40 && !HOG.isEmpty(); i++) {
+                        HOG.removeLast();
+                    }
+                }
+                cpg.multicast(Guarantee.AGREED, new byte[1]);
+                // A default platform thread: dispatch hands off to a jcpg-dispatch worker.
+                Thread dispatcher = new Thread(() -> {
+                    try {
+                        cpg.dispatch(DispatchMode.ONE);
+                    } catch (Throwable expected) {
+                        // OutOfMemoryError from the callback, or from the machinery under a full heap
+                    }
+                });
+                dispatcher.start();
+                dispatcher.join(10_000);
+                if (dispatcher.isAlive()) {
+                    errors++;
+                }
+            } catch (Throwable full) {
+                errors++;
+            }
+        }
+        filling = false;
+        synchronized (HOG) {
+            HOG.clear();
+        }
+        System.gc();
+        System.out.println("FREED stuckUnderFullHeap=" + errors);
+        int before = delivered.get();
+        cpg.multicast(Guarantee.AGREED, new byte[2]);
+        AtomicReference<String> outcome = new AtomicReference<>("none");
+        Thread last = new Thread(() -> {
+            try {
+                long deadline = System.nanoTime() + 20_000_000_000L;
+                while (delivered.get() == before && System.nanoTime() < deadline) {
+                    cpg.dispatch(DispatchMode.ALL);
+                    Thread.sleep(5);
+                }
+                outcome.set(delivered.get() > before ? "delivered" : "nothing");
+            } catch (Throwable t) {
+                outcome.set(t.toString().replace(' ', '_'));
+            }
+        });
+        long start = System.nanoTime();
+        last.start();
+        last.join(30_000);
+        System.out.println("AFTER returned=" + !last.isAlive() + " ms=" + (System.nanoTime() - start) / 1_000_000
+                + " outcome=" + outcome.get());
+        if (last.isAlive()) {
+            StringBuilder stack = new StringBuilder("STACK");
+            for (StackTraceElement e : last.getStackTrace()) {
+                stack.append(' ').append(e);
+            }
+            System.out.println(stack);
+        }
     }
 
     /** A timed send on a thread of its own, interrupted after 300 ms: how it ended, how long it took, its CPU. */
