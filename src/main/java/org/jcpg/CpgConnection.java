@@ -391,14 +391,26 @@ public final class CpgConnection implements AutoCloseable {
      * event loop that has no executor, whose thread would then wait instead
      * of dispatching.
      *
+     * <p>Every timeout is valid: zero or negative (down to
+     * {@code Duration.ofSeconds(Long.MIN_VALUE)}) tries once, like
+     * {@link #multicast(Guarantee, MemorySegment...)}; one longer than 365
+     * days waits at most 365 days (so {@code Duration.ofSeconds(Long.MAX_VALUE)}
+     * means "until sent", for any practical purpose).
+     *
+     * <p>An interrupt ends the wait at once, as if the timeout had run out:
+     * the call throws {@link CpgError#TRY_AGAIN} (the message was not sent)
+     * with an {@link InterruptedException} attached as suppressed, and the
+     * thread's interrupt status stays set. A thread interrupted before the
+     * call tries once, as with a zero timeout (and if refused, throws the same).
+     *
      * @param guarantee the delivery order
      * @param timeout   how long to retry while the daemon refuses
      * @param parts     the payload, in order
-     * @throws CpgException {@link CpgError#TRY_AGAIN} if the daemon still refused at the timeout
+     * @throws CpgException {@link CpgError#TRY_AGAIN} if the daemon still refused at the
+     *                      timeout, or when the thread was interrupted
      */
     public void multicast(Guarantee guarantee, Duration timeout, MemorySegment... parts) {
-        // Saturated: a timeout of centuries must not overflow into the past.
-        long wait = timeout.compareTo(Duration.ofDays(365)) > 0 ? Duration.ofDays(365).toNanos() : timeout.toNanos();
+        long wait = retryNanos(Objects.requireNonNull(timeout, "timeout"));
         long deadline = System.nanoTime() + wait;
         long pause = 20_000;
         while (!tryMulticast(guarantee, parts)) {
@@ -406,9 +418,24 @@ public final class CpgConnection implements AutoCloseable {
             if (left <= 0) {
                 throw new CpgException("cpg_mcast_joined", CpgHandle.tryAgain());
             }
+            if (Thread.currentThread().isInterrupted()) {
+                // parkNanos would return at once, again and again: give up, keeping the flag.
+                CpgException refused = new CpgException("cpg_mcast_joined", CpgHandle.tryAgain());
+                refused.addSuppressed(new InterruptedException("interrupted while the daemon's queue was full"));
+                throw refused;
+            }
             LockSupport.parkNanos(Math.min(pause, left));
             pause = Math.min(pause * 2, 1_000_000);
         }
+    }
+
+    /** How long a timed send retries: 0 for zero or negative, at most 365 days (never overflowing). */
+    static long retryNanos(Duration timeout) {
+        if (timeout.isNegative() || timeout.isZero()) {
+            return 0;
+        }
+        Duration longest = Duration.ofDays(365);
+        return (timeout.compareTo(longest) > 0 ? longest : timeout).toNanos();
     }
 
     /**
@@ -456,7 +483,9 @@ public final class CpgConnection implements AutoCloseable {
      *
      * @param mode how many events to deliver, and whether to wait
      * @return how many callbacks were run
-     * @throws IllegalStateException if closed, or called from a callback of this connection
+     * @throws IllegalStateException if closed, called from a callback of this connection, or
+     *                               the connection was opened on a {@link CpgEventLoop} (which
+     *                               dispatches it)
      * @throws CpgException          if libcpg fails, e.g. {@link CpgError#LIBRARY} when the
      *                               daemon went away
      */

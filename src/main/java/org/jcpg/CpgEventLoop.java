@@ -42,8 +42,9 @@ import org.jcpg.internal.EventLoop;
  * 10,000 events behind is not read until they catch up: the daemon holds
  * the backlog, and senders see TRY_AGAIN rather than this JVM's heap filling.
  *
- * <p>Connections opened here must not be dispatched by the application
- * ({@code dispatch} would compete with the loop). A callback must not block
+ * <p>Connections opened here are dispatched by the loop only: their
+ * {@code dispatch} throws {@link IllegalStateException} (it would compete
+ * with the loop). A callback must not block
  * for long on the loop thread: every connection of the loop waits for it.
  *
  * <h2>Failures</h2>

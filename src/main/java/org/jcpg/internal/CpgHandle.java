@@ -35,6 +35,13 @@ import org.jcpg.internal.stubs.cpg_model_v1_data_t;
  * under one lock per handle. {@code cpg_dispatch} reads only the event
  * channel and is not under it, so callbacks can send while a dispatch runs.
  *
+ * <p><b>Handle table lock.</b> libcpg keeps its handles in a libqb handle
+ * database that takes no lock: two {@code cpg_model_initialize} at once
+ * (or one beside a {@code cpg_finalize}) can claim the same slot, and the
+ * first handle then answers CS_ERR_BAD_HANDLE to every call, dispatch
+ * included. So creating and finalizing handles is serialized for the whole
+ * JVM ({@link #HANDLE_TABLE}).
+ *
  * <p><b>Lease.</b> Every call holds a lease on the handle ({@link Lifecycle}):
  * {@link #close()} only marks it closed and wakes waiters; the reaper
  * thread finalizes it once the last lease ends, so close never waits for
@@ -49,6 +56,8 @@ public final class CpgHandle {
     private static final int MEMBERSHIP_CAPACITY = 384;
     private static final String LIBRARY = "libcpg.so.4";
     private static final String MISSING_LIBRARY = probeLibrary();
+    /** Held around every handle creation and finalization (see the class comment). */
+    private static final Object HANDLE_TABLE = new Object();
 
     /** libcpg's constants, read only once the library is known to load (reading them loads it). */
     private static final class C {
@@ -136,6 +145,13 @@ public final class CpgHandle {
                                  Runnable onClose, Runnable onReleased, Counters counters) {
         requireLibrary();
         Reaper.ready();
+        synchronized (HANDLE_TABLE) {
+            return openLocked(name, target, legacy, flags, onClose, onReleased, counters);
+        }
+    }
+
+    private static CpgHandle openLocked(String name, Upcalls.Target target, boolean legacy, int flags,
+                                        Runnable onClose, Runnable onReleased, Counters counters) {
         Arena arena = Arena.ofShared();
         long handle = 0;
         boolean initialized = false;
@@ -260,7 +276,9 @@ public final class CpgHandle {
             }
         }
         try {
-            cpg_h.cpg_finalize(handle);
+            synchronized (HANDLE_TABLE) {
+                cpg_h.cpg_finalize(handle);
+            }
             // Also for a connection that was never marked lost: its daemon may have died all the same.
             ShmLeftovers.removeEmptyOfDeadDaemons();
         } finally {

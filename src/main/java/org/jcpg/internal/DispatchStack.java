@@ -40,6 +40,14 @@ public final class DispatchStack {
     }
 
     /**
+     * The size of the calling platform thread's stack, as the system reports
+     * it; 0 on a virtual thread or if unknown.
+     */
+    static long threadBytes() {
+        return Thread.currentThread().isVirtual() ? 0 : STACK.get().size;
+    }
+
+    /**
      * The native stack left to the calling thread above its guard zones; 0
      * if unknown: on a virtual thread (native code runs on a carrier whose
      * stack jcpg does not own), on a thread too small for any dispatch, or

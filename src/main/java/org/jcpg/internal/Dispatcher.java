@@ -58,6 +58,8 @@ public final class Dispatcher implements Upcalls.Target {
     private volatile SerialExecutor serial;
     private volatile BiConsumer<CpgConnection, Throwable> errorHandler;
     private volatile Runnable loopWake;
+    // Set once an event loop dispatches this connection: the application may not.
+    private volatile boolean loopOwned;
 
     // Set while a dispatch runs on a worker; callbacks then go back to the caller.
     private volatile Handoff session;
@@ -100,6 +102,7 @@ public final class Dispatcher implements Upcalls.Target {
         this.serial = serial;
         this.errorHandler = errorHandler;
         counters.serial = serial;
+        this.loopOwned = true;
     }
 
     CpgHandle handle() {
@@ -149,6 +152,10 @@ public final class Dispatcher implements Upcalls.Target {
      * {@link CpgConnection#dispatch} for the contract.
      */
     public int dispatch(DispatchMode mode) {
+        if (loopOwned) {
+            throw new IllegalStateException(name + " belongs to a CpgEventLoop, which dispatches it:"
+                    + " the application must not call dispatch on it");
+        }
         return dispatch(mode, false, true);
     }
 
