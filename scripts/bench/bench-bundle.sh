@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench-bundle.sh [--quick] [--pairs N] [--sizes "SIZE..."]
+# Usage: scripts/bench/bench-bundle.sh [--quick] [--pairs N] [--sizes "SIZE..."]
 #
 # jcpg with bundling vs plain jcpg vs JGroups, side by side (issue 10; docs:
 # README.md, "Bundling"). Two members in two JVMs on this machine: a sender
-# and a receiver (org.jcpg.bench.GroupBench, test tree). jcpg: both connect
-# to one private single-node corosync; JGroups 5.5.7 (test scope, from Maven
-# Central): TCP on loopback with SEQUENCER for total order, the sender being
+# and a receiver (org.jcpg.bench.GroupBench, src/bench/java). jcpg: both connect
+# to one private single-node corosync; JGroups 5.5.7 (from Maven Central,
+# only in the pom's bench profile): TCP on loopback with SEQUENCER for total order, the sender being
 # the coordinator and so the sequencer. Per pair and size the three run one
 # after the other, the order reversed every other pair; each run sends
 # untimed warm-up messages for WARMUP seconds, waits for its own delivery of
@@ -22,7 +22,7 @@
 # options other than the defaults: -Dbench.maxBundleBytes=N -Dbench.maxInFlight=N
 # -Dbench.maxDelayMicros=N -Dbench.queueBytes=N).
 set -euo pipefail
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/prologue.sh"
 
 ALL_SIZES=(64 1024 8192)
 # The same for the three. JGroups delivers ~500,000 msgs/s of 64 B here once warm, so its timed part
@@ -94,15 +94,9 @@ fi
 bench_options 10 "$@"
 warmup=$([ $quick = 1 ] && echo $QUICK_WARMUP_S || echo $WARMUP_S)
 
-"$JCPG_ROOT/scripts/setup.sh"
-need_root "the benchmark (a private corosync)"
-export JAVA_HOME; JAVA_HOME=$(find_jdk)
-cd "$JCPG_ROOT"
-mkdir -p target/bench bench-results
-log "building the Java classes and fetching JGroups (mvn test-compile)"
-mvn -B -q -ntp test-compile >&2
-mvn -B -q -ntp dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench/test-classpath.txt >/dev/null
-java_cp="$JCPG_ROOT/target/classes:$JCPG_ROOT/target/test-classes:$(cat target/bench/test-classpath.txt)"
+bench_prepare "the benchmark (a private corosync)"
+bench_build_java
+java_cp=$BENCH_CP
 
 stamp=$(date +%Y%m%d-%H%M%S)
 runs=$JCPG_ROOT/target/bench/bundle-runs-$stamp.jsonl
@@ -124,7 +118,7 @@ info=$JCPG_ROOT/target/bench/bundle-info-$stamp.txt
   echo "parameters.counts=${counts[*]}"
   echo "parameters.warmup=${warmup}s of sending, untimed, then the sender waits for its own delivery of the last"
   echo "parameters.order=per pair and size: bundled plain jgroups, reversed every other pair"
-  echo "parameters.jgroups=JGroups tcp.xml on 127.0.0.1 plus SEQUENCER, bundler.capacity 64k, sender = coordinator = sequencer (src/test/resources/org/jcpg/bench/jgroups-tcp-sequencer.xml)"
+  echo "parameters.jgroups=JGroups tcp.xml on 127.0.0.1 plus SEQUENCER, bundler.capacity 64k, sender = coordinator = sequencer (src/bench/resources/org/jcpg/bench/jgroups-tcp-sequencer.xml)"
   echo "parameters.jcpg=one single-node corosync, CpgEventLoop on both members; bundled: Bundling.defaults()"
   echo "parameters.java_opts=-Xms512m -Xmx1g ${BENCH_JAVA_OPTS:-}"
 } >"$info"
@@ -133,7 +127,7 @@ export BENCH_SIZES="${sizes[*]}" BENCH_COUNTS="${counts[*]}" BENCH_PAIRS=$pairs 
 export BENCH_JAVA=$JAVA_HOME/bin/java BENCH_CP=$java_cp BENCH_LOG=$JCPG_ROOT/target/bench/bundle-stderr-$stamp.log BENCH_JAVA_OPTS="${BENCH_JAVA_OPTS:-}"
 log "$pairs pairs; sizes ${sizes[*]}; messages ${counts[*]} after ${warmup} s of warm-up; members' stderr in $BENCH_LOG"
 status=0
-"$JCPG_ROOT/scripts/with-corosync.sh" "$JCPG_ROOT/scripts/bench-bundle.sh" --inside || status=$?
+"$JCPG_ROOT/scripts/with-corosync.sh" "$BENCH_SCRIPTS/bench-bundle.sh" --inside || status=$?
 [ -s "$runs" ] || { rm -f "$runs" "$info"; exit $((status ? status : 1)); }
 [ $status = 0 ] || log "the runs stopped early (exit status $status): reporting the $(wc -l <"$runs") that ran"
 "$JAVA_HOME/bin/java" -cp "$java_cp" org.jcpg.bench.GroupBenchReport "$info" "$runs" "bench-results/bundle-$stamp" \

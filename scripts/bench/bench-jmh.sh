@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench-jmh.sh [--quick]
+# Usage: scripts/bench/bench-jmh.sh [--quick]
 #
 # jcpg's micro-benchmarks (README.md, "Micro-benchmarks and scaling"), JMH
 # with its GC profiler, against a private corosync:
@@ -14,9 +14,9 @@
 # Prints a table (ns and bytes allocated per operation) and writes
 # bench-results/jmh-<timestamp>.json. About 3 minutes; --quick: about 1.
 # JMH comes from Maven Central through the pom's `bench` profile (built into
-# target/jmh/), never a dependency of the library.
+# target/bench-java/), never a dependency of the library.
 set -euo pipefail
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/prologue.sh"
 
 if [ "${1:-}" = --inside ]; then
   log "C: $BENCH_CALLS calls per round, 7 rounds (target/bench/cpglocal)"
@@ -32,28 +32,17 @@ quick=""
 case "${1:-}" in
   "") ;;
   --quick) quick=--quick ;;
-  -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 0 ;;
+  -h|--help) bench_help ;;
   *) die "unknown option '$1' (try --help)" ;;
 esac
 
-"$JCPG_ROOT/scripts/setup.sh"
-need_root "the micro-benchmarks (a private corosync)"
-if ! command -v gcc >/dev/null || ! dpkg-query -W -f='${Status}' libc6-dev 2>/dev/null | grep -q 'install ok installed'; then
-  log "installing from Debian: gcc libc6-dev (for the C side)"
-  apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gcc libc6-dev >/dev/null
-fi
-export JAVA_HOME; JAVA_HOME=$(find_jdk)
-cd "$JCPG_ROOT"
-mkdir -p target/bench bench-results
+bench_prepare "the micro-benchmarks (a private corosync)"
+bench_need_gcc
 
 log "building the C side (target/bench/cpglocal, target/bench/libjcpgupcallshim.so)"
 gcc -O2 -Wall -Wextra -Werror -o target/bench/cpglocal src/bench/c/cpglocal.c -lcpg
 gcc -O2 -Wall -Wextra -Werror -shared -fPIC -o target/bench/libjcpgupcallshim.so src/bench/c/upcallshim.c
-log "building the benchmarks (mvn -Pbench test-compile, into target/jmh/)"
-mvn -B -q -ntp -Pbench test-compile >&2
-mvn -B -q -ntp -Pbench dependency:build-classpath -Dmdep.includeScope=test \
-  -Dmdep.outputFile=target/jmh/classpath.txt >/dev/null
+bench_build_java
 
 stamp=$(date +%Y%m%d-%H%M%S)
 info=target/bench/jmh-info-$stamp.txt
@@ -63,11 +52,10 @@ info=target/bench/jmh-info-$stamp.txt
 } >"$info"
 
 export BENCH_JAVA=$JAVA_HOME/bin/java
-export BENCH_CP="$JCPG_ROOT/target/jmh/classes:$JCPG_ROOT/target/jmh/test-classes:$(cat target/jmh/classpath.txt)"
 export BENCH_INFO=$JCPG_ROOT/$info BENCH_C_RESULT=$JCPG_ROOT/target/bench/jmh-c-$stamp.json
 export BENCH_OUT=$JCPG_ROOT/bench-results/jmh-$stamp.json BENCH_QUICK=$quick
 export BENCH_CALLS=$([ -n "$quick" ] && echo 1000000 || echo 5000000)
 status=0
-"$JCPG_ROOT/scripts/with-corosync.sh" "$JCPG_ROOT/scripts/bench-jmh.sh" --inside || status=$?
+"$JCPG_ROOT/scripts/with-corosync.sh" "$BENCH_SCRIPTS/bench-jmh.sh" --inside || status=$?
 rm -f "$info" "$BENCH_C_RESULT"
 exit $status

@@ -1,22 +1,21 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench-loop.sh [ROUNDS] [SIZE...]
+# Usage: scripts/bench/bench-loop.sh [ROUNDS] [SIZE...]
 #
 # Compares how jcpg delivers messages to an application (see
-# src/test/java/org/jcpg/bench/LoopBenchmark.java): a hand-written
+# src/bench/java/org/jcpg/bench/LoopBenchmark.java): a hand-written
 # dispatch(BLOCKING) thread, a CpgEventLoop, and a CpgEventLoop with a
 # virtual-thread executor. Runs them alternately against one private
 # corosync, ROUNDS times (default 5) per SIZE (default 64 and 1024 bytes),
 # and prints the medians with the ratios to the hand-written thread. On one
 # node the daemon is the bottleneck: compare the client CPU per message.
 set -euo pipefail
-. "$(dirname "$0")/common.sh"
-"$JCPG_ROOT/scripts/setup.sh"
-export JAVA_HOME; JAVA_HOME=$(find_jdk)
-cd "$JCPG_ROOT"
-mvn -B -q -ntp test-compile >&2
+. "$(dirname "$0")/prologue.sh"
+case "${1:-}" in -h|--help) bench_help ;; esac
+bench_prepare "the loop benchmark (a private corosync)"
+bench_build_java
 rounds=${1:-5}; shift || true
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(64 1024)
-export BENCH_JAVA="$JAVA_HOME/bin/java" BENCH_CP="$JCPG_ROOT/target/classes:$JCPG_ROOT/target/test-classes"
+export BENCH_JAVA="$JAVA_HOME/bin/java"
 export BENCH_ROUNDS=$rounds BENCH_SIZES="${sizes[*]}" JCPG_ROOT
 exec "$JCPG_ROOT/scripts/with-corosync.sh" bash -c '
   set -euo pipefail

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench-profile.sh [--sizes "SIZE..."] [--rounds N] [--quick]
+# Usage: scripts/bench/bench-profile.sh [--sizes "SIZE..."] [--rounds N] [--quick]
 #
 # Where the client's CPU goes, C against Java (README.md, "Benchmark",
 # "Profile"): a CPU profile (perf, cpu-clock sampling) of the programs of
-# scripts/bench.sh, per message size, against a private corosync:
+# scripts/bench/bench.sh, per message size, against a private corosync:
 #   - C copy (src/bench/c/cpgbench.c), the whole run;
 #   - Java copy (jcpg) and Java stubs (the same loop on jextract's stubs
 #     alone), each in a JVM that has made two runs of the same size before
@@ -26,7 +26,7 @@
 # Environment: PROFILE_KEEP=1 keeps the perf data (in a temporary directory)
 # and the JVMs' perf maps (/tmp/perf-PID.map).
 set -euo pipefail
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/prologue.sh"
 
 ALL_SIZES=(64 1024 8192 65536 262144)
 ALL_COUNTS=(100000 100000 50000 20000 5000)
@@ -83,7 +83,7 @@ while [ $# -gt 0 ]; do
     --rounds) [ $# -ge 2 ] || die "--rounds needs a number"; rounds=$2; shift ;;
     --sizes) [ $# -ge 2 ] || die "--sizes needs a list"; read -r -a sizes <<<"$2"; shift ;;
     --quick) quick=1 sizes=(64 8192) ;;
-    -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 0 ;;
+    -h|--help) bench_help ;;
     *) die "unknown option '$1' (try --help)" ;;
   esac
   shift
@@ -98,8 +98,7 @@ for size in "${sizes[@]}"; do
   counts+=("$count")
 done
 
-"$JCPG_ROOT/scripts/setup.sh"
-need_root "the profile (a private corosync, perf)"
+bench_prepare "the profile (a private corosync, perf)"
 if ! command -v perf >/dev/null || ! perf --version >/dev/null 2>&1; then
   log "installing perf (Debian package linux-perf)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >&2 \
@@ -107,20 +106,17 @@ if ! command -v perf >/dev/null || ! perf --version >/dev/null 2>&1; then
     || die "could not install perf (apt-get install linux-perf)"
 fi
 perf stat -e cpu-clock true >/dev/null 2>&1 || die "perf cannot sample here (perf stat -e cpu-clock true failed)"
-export JAVA_HOME; JAVA_HOME=$(find_jdk)
-cd "$JCPG_ROOT"
-mkdir -p target/bench bench-results
-log "building the C program and the Java classes"
+log "building the C program (target/bench/cpgbench)"
 gcc -O2 -Wall -Wextra -Werror -o target/bench/cpgbench src/bench/c/cpgbench.c -lcpg
-mvn -B -q -ntp test-compile >&2
+bench_build_java
 
 stamp=$(date +%Y%m%d-%H%M%S)
 work=$(mktemp -d)
 [ -n "${PROFILE_KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 export PROFILE_DIR=$work PROFILE_SIZES="${sizes[*]}" PROFILE_COUNTS="${counts[*]}" PROFILE_ROUNDS=$rounds
 export PROFILE_C=$JCPG_ROOT/target/bench/cpgbench PROFILE_JAVA=$JAVA_HOME/bin/java
-export PROFILE_CP="$JCPG_ROOT/target/classes:$JCPG_ROOT/target/test-classes"
-"$JCPG_ROOT/scripts/with-corosync.sh" "$JCPG_ROOT/scripts/bench-profile.sh" --inside
+export PROFILE_CP=$BENCH_CP
+"$JCPG_ROOT/scripts/with-corosync.sh" "$BENCH_SCRIPTS/bench-profile.sh" --inside
 
 # ---- the report --------------------------------------------------------------
 report=bench-results/profile-$stamp.txt

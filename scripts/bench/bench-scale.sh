@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench-scale.sh [--rounds N] [--seconds S] [--size BYTES] [--quick]
+# Usage: scripts/bench/bench-scale.sh [--rounds N] [--seconds S] [--size BYTES] [--quick]
 #
 # How jcpg scales on one node (README.md, "Micro-benchmarks and scaling";
-# src/test/java/org/jcpg/bench/ScaleBench.java), against a private corosync:
+# src/bench/java/org/jcpg/bench/ScaleBench.java), against a private corosync:
 #   - throughput: 1, 2, 4 and 8 sender processes at once (child JVMs, one
 #     connection each, each in a group of its own), S seconds (default 5) of
 #     SIZE-byte (default 1024) AGREED messages after a shared start signal
@@ -17,7 +17,7 @@
 # Prints two tables and writes bench-results/scale-<timestamp>.json.
 # About 4 minutes; --quick: 2-second windows and up to 100 connections.
 set -euo pipefail
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/prologue.sh"
 
 if [ "${1:-}" = --inside ]; then
   java=("$BENCH_JAVA" --enable-native-access=ALL-UNNAMED -cp "$BENCH_CP")
@@ -49,7 +49,7 @@ while [ $# -gt 0 ]; do
     --seconds) [ $# -ge 2 ] || die "--seconds needs a number"; seconds=$2; shift ;;
     --size) [ $# -ge 2 ] || die "--size needs a number"; size=$2; shift ;;
     --quick) seconds=2 steps="1 10 100" ;;
-    -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 0 ;;
+    -h|--help) bench_help ;;
     *) die "unknown option '$1' (try --help)" ;;
   esac
   shift
@@ -59,13 +59,8 @@ case "$seconds" in ''|*[!0-9]*|0) die "--seconds wants a whole number from 1, no
 case "$size" in ''|*[!0-9]*) die "--size wants a number of bytes, not '$size'" ;; esac
 [ "$size" -ge 8 ] && [ "$size" -le 1047552 ] || die "--size must be 8 to 1047552 bytes (a sequence number, one atomic message)"
 
-"$JCPG_ROOT/scripts/setup.sh"
-need_root "the scaling benchmark (a private corosync)"
-export JAVA_HOME; JAVA_HOME=$(find_jdk)
-cd "$JCPG_ROOT"
-mkdir -p target/bench bench-results
-log "building the Java classes (mvn test-compile)"
-mvn -B -q -ntp test-compile >&2
+bench_prepare "the scaling benchmark (a private corosync)"
+bench_build_java
 # 1,000 connections hold 2 fds each.
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 4096 ] || ulimit -n 4096 2>/dev/null \
   || log "the open-file limit is $(ulimit -n): the 1000-connection step may fail"
@@ -83,11 +78,11 @@ info=$JCPG_ROOT/target/bench/scale-info-$stamp.txt
   echo "parameters.memory_steps=$steps"
 } >"$info"
 
-export BENCH_JAVA=$JAVA_HOME/bin/java BENCH_CP="$JCPG_ROOT/target/classes:$JCPG_ROOT/target/test-classes"
+export BENCH_JAVA=$JAVA_HOME/bin/java
 export BENCH_RUNS=$runs BENCH_ROUNDS=$rounds BENCH_SECONDS=$seconds BENCH_SIZE=$size
 export BENCH_COUNTS="1 2 4 8" BENCH_MEMORY_STEPS=$steps
 status=0
-"$JCPG_ROOT/scripts/with-corosync.sh" "$JCPG_ROOT/scripts/bench-scale.sh" --inside || status=$?
+"$JCPG_ROOT/scripts/with-corosync.sh" "$BENCH_SCRIPTS/bench-scale.sh" --inside || status=$?
 if [ -s "$runs" ]; then
   [ $status = 0 ] || log "the runs stopped early (exit status $status): reporting what ran"
   "$BENCH_JAVA" --enable-native-access=ALL-UNNAMED -cp "$BENCH_CP" org.jcpg.bench.ScaleBench report "$info" "$runs" "bench-results/scale-$stamp.json" \

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench.sh [--quick] [--pairs N] [--sizes "SIZE..."]
+# Usage: scripts/bench/bench.sh [--quick] [--pairs N] [--sizes "SIZE..."]
 #
 # jcpg against the C library, side by side (docs: README.md, "Benchmark"):
 # builds the C reference program (src/bench/c/cpgbench.c, into target/bench/)
-# and the Java one (org.jcpg.bench.CpgBench, test tree), starts a private
+# and the Java one (org.jcpg.bench.CpgBench, src/bench/java), starts a private
 # corosync and, per message size, runs them ALTERNATELY against it, 1 + N pairs:
 #   C copy, Java copy, Java stubs, Java segment, Java bytearray, Java loop,
 #   C zerocopy, Java zerocopy
@@ -27,7 +27,7 @@
 # Environment: BENCH_JAVA_OPTS (extra JVM options for CpgBench),
 # BENCH_EXTRA_CP (put before the class path of CpgBench; for testing).
 set -euo pipefail
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/prologue.sh"
 
 ALL_SIZES=(64 1024 8192 65536 262144)
 ALL_COUNTS=(100000 100000 50000 20000 5000)   # the protocol's counts per size
@@ -139,29 +139,18 @@ fi
 # ---- outside: options, build, machine info, then the runs, then the report ----
 bench_options 20 "$@"
 
-"$JCPG_ROOT/scripts/setup.sh"
-need_root "the benchmark (a private corosync)"
-# The C side needs a compiler (libcpg-dev comes with setup.sh).
-if ! command -v gcc >/dev/null || ! dpkg-query -W -f='${Status}' libc6-dev 2>/dev/null | grep -q 'install ok installed'; then
-  log "installing from Debian: gcc libc6-dev (for the C benchmark)"
-  apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gcc libc6-dev >/dev/null
-fi
-export JAVA_HOME; JAVA_HOME=$(find_jdk)
-cd "$JCPG_ROOT"
-mkdir -p target/bench bench-results
+bench_prepare "the benchmark (a private corosync)"
+bench_need_gcc
 
 log "building the C benchmark (target/bench/cpgbench)"
 gcc -O2 -Wall -Wextra -Werror -o target/bench/cpgbench src/bench/c/cpgbench.c -lcpg
-log "building the Java classes (mvn test-compile)"
-mvn -B -q -ntp test-compile >&2
-mvn -B -q -ntp dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench/test-classpath.txt >/dev/null
-java_cp="$JCPG_ROOT/target/classes:$JCPG_ROOT/target/test-classes"
+bench_build_java
+java_cp=$BENCH_CP
 [ -n "${BENCH_EXTRA_CP:-}" ] && java_cp="$BENCH_EXTRA_CP:$java_cp"
 found=""
 IFS=: read -r -a cp_parts <<<"$java_cp"
 for dir in "${cp_parts[@]}"; do [ -f "$dir/org/jcpg/bench/CpgBench.class" ] && found=$dir; done
-[ -n "$found" ] || die "the Java side of the benchmark, org.jcpg.bench.CpgBench (src/test/java/org/jcpg/bench/CpgBench.java), is not in this tree: nothing to compare the C program with"
+[ -n "$found" ] || die "the Java side of the benchmark, org.jcpg.bench.CpgBench (src/bench/java/org/jcpg/bench/CpgBench.java), is not in this tree: nothing to compare the C program with"
 
 stamp=$(date +%Y%m%d-%H%M%S)
 runs=$JCPG_ROOT/target/bench/runs-$stamp.jsonl
@@ -184,11 +173,11 @@ export BENCH_SIZES="${sizes[*]}" BENCH_COUNTS="${counts[*]}" BENCH_PAIRS=$pairs 
 export BENCH_C=$JCPG_ROOT/target/bench/cpgbench BENCH_JAVA=$JAVA_HOME/bin/java BENCH_CP=$java_cp
 log "1 fresh + $pairs warm pairs per size; sizes ${sizes[*]}; messages ${counts[*]}"
 status=0
-"$JCPG_ROOT/scripts/with-corosync.sh" "$JCPG_ROOT/scripts/bench.sh" --inside || status=$?
+"$JCPG_ROOT/scripts/with-corosync.sh" "$BENCH_SCRIPTS/bench.sh" --inside || status=$?
 # Interrupted or not, report what was measured.
 [ -s "$runs" ] || { rm -f "$runs" "$info"; exit $((status ? status : 1)); }
 [ $status = 0 ] || log "the runs stopped early (exit status $status): reporting the $(wc -l <"$runs") that ran"
-"$JAVA_HOME/bin/java" -cp "$JCPG_ROOT/target/test-classes:$(cat target/bench/test-classpath.txt)" \
+"$JAVA_HOME/bin/java" -cp "$BENCH_CP" \
   org.jcpg.bench.BenchReport "$info" "$runs" "bench-results/$stamp" || status=$((status ? status : $?))
 rm -f "$runs" "$info"
 exit $status
