@@ -1,7 +1,7 @@
 /**
  * Example: a replicated key-value map on CPG ({@link org.jcpg.examples.kv.ReplicatedMap}),
- * built on jcpg's public API only. Not part of the library jar: it lives in the test tree,
- * where its tests ({@code ReplicatedMapTest}) and the demo ({@code scripts/demo.sh}) run it.
+ * built on jcpg's public API only. Not part of the library jar: it lives in {@code examples/}, compiled
+ * by the normal build, where its tests ({@code ReplicatedMapTest}) and the demo ({@code scripts/demo.sh}) run it.
  *
  * <h2>How it uses CPG</h2>
  * <ul>

@@ -21,7 +21,7 @@ import org.openjdk.jmh.annotations.TearDown;
  * A call that libcpg answers without asking the daemon, three ways: through
  * jcpg's public API, through the raw jextract stub on a handle of our own,
  * and (outside JMH) from C, src/bench/c/cpglocal.c. Needs a running corosync
- * in this network namespace (scripts/bench-jmh.sh starts a private one).
+ * in this network namespace (scripts/bench/bench-jmh.sh starts a private one).
  *
  * <p>{@code maxAtomicMessageSize()} returns the value jcpg read once when it
  * connected, so its public figure is a field read, not a libcpg call;

@@ -116,7 +116,7 @@ public class UpcallBench {
         String path = System.getProperty("jcpg.bench.upcallShim");
         if (path == null) {
             throw new IllegalStateException("-Djcpg.bench.upcallShim=PATH of libjcpgupcallshim.so is not set"
-                    + " (scripts/bench-jmh.sh builds it from src/bench/c/upcallshim.c)");
+                    + " (scripts/bench/bench-jmh.sh builds it from src/bench/c/upcallshim.c)");
         }
         return path;
     }

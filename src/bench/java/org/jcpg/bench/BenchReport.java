@@ -23,7 +23,7 @@ import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.style.Styler;
 
 /**
- * The report of scripts/bench.sh: reads the run records (one JSON object a
+ * The report of scripts/bench/bench.sh: reads the run records (one JSON object a
  * line: pair, order, impl, mode, size, count, exit, result = the benchmark
  * program's own line or null) and a key=value file of machine facts and
  * parameters; writes PREFIX.json (date, machine, parameters, runs, medians,

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The report of scripts/bench.sh: warm medians and the fresh JVM's ratios, without corosync. */
+/** The report of scripts/bench/bench.sh: warm medians and the fresh JVM's ratios, without corosync. */
 @Tag("unit")
 class BenchReportUnitTest {
     private static String run(int pair, String impl, String mode, String jvm, double msgsPerSecond, double cpu) {

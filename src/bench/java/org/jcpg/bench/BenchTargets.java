@@ -8,7 +8,7 @@ import java.util.Map;
 
 /**
  * The benchmark's targets (README, "Benchmark"), checked against the warm
- * medians of a run of {@code scripts/bench.sh}: for copy from a native
+ * medians of a run of {@code scripts/bench/bench.sh}: for copy from a native
  * segment and for zero-copy, per size, Java/C msgs/s at least 0.97, Java/C
  * client CPU per message at most 1.25 (64 B, 1 KiB) or 1.10 (8 KiB up), and
  * less than one byte allocated per message. Beside each copy figure, the
@@ -138,7 +138,7 @@ final class BenchTargets {
                     stubs == null ? "" : String.format(Locale.ROOT, format, stubs));
         }
         System.out.printf(Locale.ROOT, "%d of %d met. Of the %d missed that the stubs mode measures too, Java"
-                + " without jcpg misses %d as well. Where the CPU goes: scripts/bench-profile.sh (README, \"Profile\").%n",
+                + " without jcpg misses %d as well. Where the CPU goes: scripts/bench/bench-profile.sh (README, \"Profile\").%n",
                 met, rows.size(), missedWithStubs, missedWithoutJcpg);
     }
 

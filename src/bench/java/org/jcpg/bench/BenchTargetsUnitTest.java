@@ -9,7 +9,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-/** The targets that scripts/bench.sh reports, checked on made-up medians, without corosync. */
+/** The targets that scripts/bench/bench.sh reports, checked on made-up medians, without corosync. */
 @Tag("unit")
 class BenchTargetsUnitTest {
     private final Map<String, Map<String, Object>> medians = new HashMap<>();

@@ -29,7 +29,7 @@ import org.jgroups.Receiver;
 import org.jgroups.View;
 
 /**
- * One member of the side-by-side benchmark of scripts/bench-bundle.sh (issue
+ * One member of the side-by-side benchmark of scripts/bench/bench-bundle.sh (issue
  * 10): jcpg with bundling, plain jcpg, or JGroups (TCP on loopback with
  * SEQUENCER for total order). Two JVMs make a run: the sender (started
  * first, so that in JGroups it is the coordinator and thus the sequencer)

@@ -20,7 +20,7 @@ import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.style.Styler;
 
 /**
- * The report of scripts/bench-bundle.sh: reads the key=value machine facts
+ * The report of scripts/bench/bench-bundle.sh: reads the key=value machine facts
  * and the run records (pair, order, impl, size, count, sender and receiver
  * = the two {@link GroupBench} lines), writes PREFIX.json (date, machine,
  * parameters, runs, medians per size and implementation, ratios

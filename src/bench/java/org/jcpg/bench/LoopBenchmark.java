@@ -20,7 +20,7 @@ import org.jcpg.Guarantee;
 import org.jcpg.Message;
 
 /**
- * One run of scripts/bench-loop.sh: sends COUNT messages of SIZE bytes from
+ * One run of scripts/bench/bench-loop.sh: sends COUNT messages of SIZE bytes from
  * the main thread and receives them through MODE:
  * <ul>
  * <li>{@code thread}: a hand-written receiver, dispatch(BLOCKING) on a platform thread

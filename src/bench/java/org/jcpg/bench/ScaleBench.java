@@ -32,14 +32,14 @@ import org.jcpg.MembershipChange;
 import org.jcpg.Message;
 
 /**
- * The scaling runs of scripts/bench-scale.sh (issue 8, section 2), inside the
+ * The scaling runs of scripts/bench/bench-scale.sh (issue 8, section 2), inside the
  * private corosync's network namespace with {@code JCPG_COROSYNC_PID} set.
  *
  * <pre>
  * ScaleBench drive N SIZE SECONDS    N sender processes at once; one JSON line
  * ScaleBench sender SIZE SECONDS     one sender (started by drive)
  * ScaleBench memory open|join N...   cost of N open connections; a JSON line per N
- * ScaleBench report INFO RUNS OUT    the table of scripts/bench-scale.sh, and OUT (JSON)
+ * ScaleBench report INFO RUNS OUT    the table of scripts/bench/bench-scale.sh, and OUT (JSON)
  * </pre>
  *
  * <p><b>Throughput.</b> {@code drive} starts N child JVMs. Each opens one

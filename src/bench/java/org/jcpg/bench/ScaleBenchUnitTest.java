@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The result handling of scripts/bench-scale.sh, without corosync. */
+/** The result handling of scripts/bench/bench-scale.sh, without corosync. */
 @Tag("unit")
 class ScaleBenchUnitTest {
     @Test

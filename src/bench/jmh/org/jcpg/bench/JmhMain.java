@@ -26,7 +26,7 @@ import org.openjdk.jmh.runner.options.VerboseMode;
 /**
  * Runs jcpg's JMH benchmarks (LocalCallBench, UpcallBench,
  * MembershipEventBench) with the GC profiler, then prints the summary table
- * of scripts/bench-jmh.sh and writes it as JSON.
+ * of scripts/bench/bench-jmh.sh and writes it as JSON.
  *
  * <pre>
  * JmhMain INFO_FILE C_RESULT_FILE OUT.json [--quick]
