@@ -18,7 +18,9 @@
 #       everything down and fails. Leftovers of an earlier cluster with the
 #       same id are torn down first. --crypto: crypto_cipher aes256,
 #       crypto_hash sha256, a fresh authkey (corosync-keygen). Prints
-#       "export JCPG_CLUSTER=ID" on stdout (eval it); all else goes to stderr.
+#       "export JCPG_CLUSTER=ID" on stdout (eval it when several clusters
+#       run; with one, the other subcommands find it without); all else
+#       goes to stderr.
 #   down
 #       Stops every process in the cluster's namespaces (the daemons, and
 #       clients started with exec, but never the caller or its ancestors;
