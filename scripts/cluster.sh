@@ -18,7 +18,9 @@
 #       everything down and fails. Leftovers of an earlier cluster with the
 #       same id are torn down first. --crypto: crypto_cipher aes256,
 #       crypto_hash sha256, a fresh authkey (corosync-keygen). Prints
-#       "export JCPG_CLUSTER=ID" on stdout (eval it); all else goes to stderr.
+#       "export JCPG_CLUSTER=ID" on stdout (eval it when several clusters
+#       run; with one, the other subcommands find it without); all else
+#       goes to stderr.
 #   down
 #       Stops every process in the cluster's namespaces (the daemons, and
 #       clients started with exec, but never the caller or its ancestors;
@@ -29,6 +31,8 @@
 #       or already-dead cluster, a missing one, and reused pids (a pid is
 #       only taken as ours if its command line names our config file);
 #       fails loudly if something of the cluster is still there afterwards.
+#       Of an id that has neither state nor namespaces it says so (not
+#       "is down") and succeeds: down is idempotent.
 #   kill NODE [--signal SIG] [--wait]
 #       Sends SIGKILL (or SIG) to the node's daemon and returns once it is
 #       dead (libqb leftovers removed; the kill time is logged with ms).
@@ -70,12 +74,14 @@
 #
 # Options and environment:
 #   --id ID / JCPG_CLUSTER=ID  The cluster's id ([A-Za-z0-9_]+, at most 24;
-#       --id goes before the subcommand). Default: "p" and the parent's
-#       pid, so the commands one shell script or one JVM runs find the same
-#       cluster. Clusters with different ids run side by side.
+#       --id goes before the subcommand). Without one, up names the new
+#       cluster "p" and the parent's pid, and every other subcommand acts on
+#       the one cluster that exists, and fails if there are none or several.
+#       Clusters with different ids run side by side.
+#   JCPG_CLUSTER_STATE=DIR     Where the state directories are (/tmp).
 #   JCPG_CLUSTER_TIMEOUT=S     Default timeout of up/restart/heal/wait (20).
 #
-# State: /tmp/jcpg-cluster-ID/ (cluster.env; authkey, wrongkey; nI/ with
+# State: /tmp/jcpg-cluster-ID/ (under JCPG_CLUSTER_STATE) (cluster.env; authkey, wrongkey; nI/ with
 # corosync.conf, authkey, run/ (over /run), state/ (state_dir), pid, pids
 # (every pid it ever had), flags, corosync.log (appended, one header per
 # start)). Namespaces: jcpgc-ID-nI (nodes), jcpgc-ID-sw (the bridge br0;
@@ -85,16 +91,41 @@
 # and veth pairs inside network namespaces: up says so and fails if not.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/corosync-lib.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 # ---- ids, names, state --------------------------------------------------
 
+state_root=${JCPG_CLUSTER_STATE:-/tmp}
+# The ids of the clusters that exist: a state directory each (up makes it first, down removes it last).
+existing_clusters() {
+  local d
+  for d in "$state_root"/jcpg-cluster-*/; do
+    [ -d "$d" ] || continue
+    d=${d%/}; printf '%s\n' "${d##*/jcpg-cluster-}"
+  done
+}
 cid=${JCPG_CLUSTER:-}
 if [ "${1:-}" = --id ]; then [ $# -ge 2 ] || usage; cid=$2; shift 2; fi
-[ -n "$cid" ] || cid=p$PPID
+if [ -z "$cid" ]; then
+  if [ "${1:-}" = up ]; then
+    cid=p$PPID
+  elif [ -n "${1:-}" ] && [ "$1" != -h ] && [ "$1" != --help ] && [ "$1" != help ]; then
+    # Without an id: the one cluster there is. Never a made-up id (a newcomer's 'down' after 'up',
+    # each run by its own sudo, once said "cluster 'pNNNN' is down" of a cluster that never
+    # existed and left the real one running).
+    mapfile -t found < <(existing_clusters)
+    case ${#found[@]} in
+      1) cid=${found[0]} ;;
+      0) die "$1: no cluster is up (none in $state_root/jcpg-cluster-*); start one with 'up'" ;;
+      *) die "$1: ${#found[@]} clusters are up (${found[*]}): name one with --id ID or JCPG_CLUSTER=ID" ;;
+    esac
+  fi
+fi
+[ -n "$cid" ] || cid=none
 [[ "$cid" =~ ^[A-Za-z0-9_]{1,24}$ ]] || die "cluster id '$cid': use 1-24 of [A-Za-z0-9_]"
-st=/tmp/jcpg-cluster-$cid
+st=$state_root/jcpg-cluster-$cid
 sw=jcpgc-$cid-sw
 timeout_default=${JCPG_CLUSTER_TIMEOUT:-20}
 subnet=198.18.0
@@ -221,55 +252,14 @@ build_network() {
 
 # ---- configuration and daemons ------------------------------------------
 
+# Node I's corosync.conf: every node's address, the short timers, crypto if on
+# (the one writer, corosync_write_conf of scripts/corosync-lib.sh).
 write_conf() {
-  local i=$1 nd j crypto
+  local i=$1 nd j addresses=() options=(--fast --timestamp hires)
   nd=$(nd_of "$i")
-  if [ "$CRYPTO" = 1 ]; then
-    crypto="    crypto_cipher: aes256
-    crypto_hash: sha256
-    keyfile: $nd/authkey"
-  else
-    crypto="    crypto_cipher: none
-    crypto_hash: none"
-  fi
-  {
-    cat <<CONF
-totem {
-    version: 2
-    cluster_name: jcpg-$cid
-    transport: knet
-    token: 500
-    token_coefficient: 0
-    join: 50
-    merge: 100
-$crypto
-}
-nodelist {
-CONF
-    for j in $(seq 1 "$N"); do
-      cat <<CONF
-    node {
-        ring0_addr: $subnet.$j
-        nodeid: $j
-        name: node$j
-    }
-CONF
-    done
-    cat <<CONF
-}
-logging {
-    to_stderr: yes
-    to_logfile: no
-    to_syslog: no
-    timestamp: hires
-    blackbox: off
-}
-system {
-    state_dir: $nd/state
-    move_to_root_cgroup: no
-}
-CONF
-  } >"$nd/corosync.conf"
+  [ "$CRYPTO" = 1 ] && options+=(--crypto "$nd/authkey")
+  for j in $(seq 1 "$N"); do addresses+=("$subnet.$j"); done
+  corosync_write_conf "${options[@]}" "$nd" "jcpg-$cid" "${addresses[@]}"
 }
 
 make_key() {
@@ -477,6 +467,10 @@ cmd_up() {
 cmd_down() {
   [ $# -eq 0 ] || usage
   need_root "scripts/cluster.sh"
+  if [ ! -e "$st" ] && [ -z "$(our_namespaces)" ]; then
+    log "there is no cluster '$cid' (no $st, no namespaces jcpgc-$cid-*): nothing to take down"
+    return 0
+  fi
   if [ -d "$st" ]; then take_lock; fi
   [ -f "$st/cluster.env" ] && . "$st/cluster.env"
   teardown

@@ -8,31 +8,51 @@
 # own too (ringid_<nodeid> files would collide). /dev/shm stays shared:
 # libqb's rings live there, named qb-<daemon pid>-<client pid>-...
 
-# corosync_write_conf DIR CLUSTER: DIR/corosync.conf for one node on
-# 127.0.0.1, state in DIR/state, and the directories the daemon needs.
+# corosync_write_conf [OPTION...] DIR CLUSTER [ADDRESS...]: DIR/corosync.conf
+# (and the directories the daemon needs, DIR/run and DIR/state, its
+# state_dir) for the nodes at ADDRESS... (node I: nodeid I, name nodeI;
+# default one node on 127.0.0.1). The one writer of jcpg's configurations:
+# the private single-node daemon (scripts/with-corosync.sh,
+# scripts/corosync-node) and each node of scripts/cluster.sh.
+#   --fast            short totem timers (token 500 ms, join 50, merge 100):
+#                     a test cluster notices a dead node within a second
+#   --crypto KEYFILE  aes256/sha256 with KEYFILE (default: no crypto)
+#   --timestamp T     the log's timestamp (on; the cluster: hires)
 corosync_write_conf() {
-  local dir=$1 cluster=$2
+  local fast=0 keyfile="" timestamp=on dir cluster addresses i
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --fast) fast=1; shift ;;
+      --crypto) keyfile=$2; shift 2 ;;
+      --timestamp) timestamp=$2; shift 2 ;;
+      *) break ;;
+    esac
+  done
+  dir=$1 cluster=$2
+  shift 2
+  addresses=("$@")
+  [ ${#addresses[@]} -gt 0 ] || addresses=(127.0.0.1)
   mkdir -p "$dir/run" "$dir/state"
-  cat > "$dir/corosync.conf" <<CONF
-totem {
-    version: 2
-    cluster_name: $cluster
-    transport: knet
-    crypto_cipher: none
-    crypto_hash: none
-}
-nodelist {
-    node {
-        ring0_addr: 127.0.0.1
-        nodeid: 1
-        name: node1
-    }
-}
+  {
+    printf 'totem {\n    version: 2\n    cluster_name: %s\n    transport: knet\n' "$cluster"
+    [ $fast = 0 ] || printf '    token: 500\n    token_coefficient: 0\n    join: 50\n    merge: 100\n'
+    if [ -n "$keyfile" ]; then
+      printf '    crypto_cipher: aes256\n    crypto_hash: sha256\n    keyfile: %s\n' "$keyfile"
+    else
+      printf '    crypto_cipher: none\n    crypto_hash: none\n'
+    fi
+    printf '}\nnodelist {\n'
+    for i in "${!addresses[@]}"; do
+      printf '    node {\n        ring0_addr: %s\n        nodeid: %d\n        name: node%d\n    }\n' \
+        "${addresses[$i]}" $((i + 1)) $((i + 1))
+    done
+    printf '}\n'
+    cat <<CONF
 logging {
     to_stderr: yes
     to_logfile: no
     to_syslog: no
-    timestamp: on
+    timestamp: $timestamp
     blackbox: off
 }
 system {
@@ -40,6 +60,7 @@ system {
     move_to_root_cgroup: no
 }
 CONF
+  } >"$dir/corosync.conf"
 }
 
 # corosync_netns_create NS: a network namespace with only loopback, up.

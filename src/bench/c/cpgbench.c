@@ -1,5 +1,5 @@
 /*
- * cpgbench: the C reference side of jcpg's benchmark (scripts/bench.sh).
+ * cpgbench: the C reference side of jcpg's benchmark (scripts/bench/bench.sh).
  *
  * Usage: cpgbench copy|zerocopy SIZE COUNT
  * Environment: JCPG_COROSYNC_PID, the daemon's pid (for its CPU time).

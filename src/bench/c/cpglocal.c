@@ -1,5 +1,5 @@
 /*
- * cpglocal: the C side of the no-IPC call micro-benchmark (scripts/bench-jmh.sh).
+ * cpglocal: the C side of the no-IPC call micro-benchmark (scripts/bench/bench-jmh.sh).
  *
  * Usage: cpglocal [CALLS]      (default 5000000)
  *

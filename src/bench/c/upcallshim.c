@@ -1,6 +1,6 @@
 /*
  * upcallshim: a tiny shared library for the upcall micro-benchmarks of
- * scripts/bench-jmh.sh (src/jmh/java/org/jcpg/UpcallBench.java).
+ * scripts/bench/bench-jmh.sh (src/bench/jmh/org/jcpg/UpcallBench.java).
  *
  * libcpg's dispatch calls the deliver and confchg callbacks through
  * function pointers from C. These loops do the same, COUNT times, with the
