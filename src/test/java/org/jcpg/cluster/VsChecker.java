@@ -325,8 +325,8 @@ public final class VsChecker {
                         pending = null;
                     }
                     if (current == null) {
-                        violation(h.name() + ": delivers " + (r instanceof Delivery d ? d.id() : r) + " before its first view",
-                                new At(h, index));
+                        violation(h.name() + ": delivers " + (r instanceof Delivery d ? d.id() : r)
+                                + " before its first view", new At(h, index));
                         current = new ArrayList<>();
                         currentAt = new ArrayList<>();
                         last = new int[] {index};

@@ -197,12 +197,14 @@ class VsCheckerUnitTest {
     void anUndecodableDeliveryFails() {
         List<VsHistory> histories = agreeing();
         assertThat(VsChecker.check(histories).ok()).isTrue();
-        histories.get(1).received(new VsHistory.Undecodable(1, 100, 7, "56534c4400000001", "shorter than the 32-byte header"));
+        histories.get(1).received(
+                new VsHistory.Undecodable(1, 100, 7, "56534c4400000001", "shorter than the 32-byte header"));
         histories.get(2).received(new VsHistory.Undecodable(3, 100, 40, "00", "without the magic"));
         VsChecker.Report report = VsChecker.check(histories);
         assertThat(report.undecodable()).isEqualTo(2);
         assertThat(report.violations())
-                .anyMatch(v -> v.startsWith("2/100#0: delivers an undecodable message (shorter than the 32-byte header) of 7 bytes")
+                .anyMatch(v -> v.startsWith(
+                        "2/100#0: delivers an undecodable message (shorter than the 32-byte header) of 7 bytes")
                         && v.contains("first bytes 56534c4400000001 (entry 9)"))
                 .anyMatch(v -> v.startsWith("3/100#0: delivers an undecodable message (without the magic) of 40 bytes"));
         assertThatThrownBy(report::assertOk).hasMessageContaining("undecodable");

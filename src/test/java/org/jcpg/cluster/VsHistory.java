@@ -14,7 +14,8 @@ import org.jcpg.TotemChange;
  * What one member incarnation of a group saw, in delivery order: views
  * (membership changes: the member list after each), totem changes (ring id
  * and nodes) and delivered messages (by {@link MsgId}, and whether the bytes
- * were intact) or, never dropped, messages it could not decode ({@link Undecodable}), for a member of a bundled group also each bundle's arrival in
+ * were intact) or, never dropped, messages it could not decode
+ * ({@link Undecodable}), for a member of a bundled group also each bundle's arrival in
  * front of its messages ({@link Bundle}), plus how many messages it sent and
  * how it ended. A process that connects again after its daemon died is a
  * new incarnation (same node and pid, next incarnation number): corosync
