@@ -17,8 +17,8 @@ import java.util.concurrent.TimeUnit;
  * a directory {@code target/cluster-failures/TEST-yyyyMMdd-HHmmss/} with each daemon's log
  * ({@code nI-corosync.log}), every member incarnation's history ({@code histories.txt}, the
  * {@link VsHistory} text form), the checker's report on them with the views around every
- * violation ({@code report.txt}), and the seed with the command that replays the run and the
- * failure ({@code failure.txt}). The failure message names the directory and the seed.
+ * violation ({@code report.txt}), the seed with the command that replays the run and the
+ * failure ({@code failure.txt}), and this JVM's threads as at the failure ({@code threads.txt}). The failure message names the directory and the seed.
  */
 final class FailureArtifacts {
     private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
@@ -50,10 +50,13 @@ final class FailureArtifacts {
                                        LoadRun run) {
         String replay = "seed " + seed + "; replay: " + seed.replay(test);
         try {
+            // Before the members are closed: a member that stopped delivering shows where it waits.
+            String threads = threadDump();
             List<VsHistory> histories = histories(run);
             Path dir = directory(ClusterFixture.repositoryRoot(), test, Instant.now());
             keep(dir, cluster.daemonLogs(), histories, replay + "\n\n" + stackTrace(failure) + "\ncluster status:\n"
                     + cluster.status());
+            Files.writeString(dir.resolve("threads.txt"), threads);
             AssertionError e = new AssertionError(failure.getMessage() + "\n" + replay
                     + "\ndaemons' logs, histories and the checker's report kept in " + dir, failure);
             System.out.println(test.getSimpleName() + " failed; " + replay + "; artifacts in " + dir);
@@ -117,6 +120,19 @@ final class FailureArtifacts {
             System.out.println("no histories for the failure artifacts: " + e);
             return null;
         }
+    }
+
+    /** This JVM's threads with their stacks, as at the failure (the child JVM's are not included). */
+    private static String threadDump() {
+        StringBuilder out = new StringBuilder();
+        Thread.getAllStackTraces().forEach((thread, stack) -> {
+            out.append('"').append(thread.getName()).append("\" ").append(thread.getState()).append('\n');
+            for (StackTraceElement frame : stack) {
+                out.append("    at ").append(frame).append('\n');
+            }
+            out.append('\n');
+        });
+        return out.toString();
     }
 
     private static String stackTrace(Throwable t) {
