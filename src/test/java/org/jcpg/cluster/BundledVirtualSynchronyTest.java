@@ -21,8 +21,11 @@ import org.junit.jupiter.api.Timeout;
  * Bundling under node failure: 3 nodes x 2 members (this JVM and a child JVM,
  * each a member through every node), every member sending from three threads
  * in bursts through one {@link org.jcpg.bundling.BundlingSender}, while the harness
- * SIGKILLs node 3's corosync and restarts it, cuts node 1 off the network and
- * heals it, and SIGKILLs and restarts node 2. Then the load stops, the
+ * SIGKILLs one node's corosync and restarts it, cuts another off the network and
+ * heals it, and SIGKILLs and restarts the third (which node when, and how long,
+ * drawn from a seed: {@link FaultSchedule#killPartitionKill}, {@link RunSeed};
+ * printed first, named in a failure with where the logs and histories are
+ * kept, {@link FailureArtifacts}). Then the load stops, the
  * deliveries settle, and every member incarnation's history must pass the
  * {@link VsChecker}: agreed order, per-sender FIFO (each member numbers its
  * messages in the order its sender took them, whatever the thread), the same
@@ -64,54 +67,61 @@ class BundledVirtualSynchronyTest {
     @Test
     @Timeout(300)
     void bundlesStayWholeAndInOrderWhileNodesDieAndPartition() throws Exception {
+        RunSeed seed = RunSeed.fromPropertyOrFresh();
+        FaultSchedule schedule = FaultSchedule.killPartitionKill(seed.value());
+        System.out.println("BundledVirtualSynchronyTest: " + seed + "; replay: " + seed.replay(getClass()));
+        System.out.print(schedule.describe());
         GroupName group = Clients.uniqueGroup("vs-bundled");
         try (ClusterFixture cluster = ClusterFixture.up(3);
              LoadRun run = LoadRun.start(cluster, group, PER_SECOND, MAX_SIZE, SENDING)) {
-            run.awaitAllInOneView(30_000);
-            long t0 = System.nanoTime();
-            Thread.sleep(2_000);
-            step(t0, "SIGKILL node 3's corosync");
-            cluster.kill(3);
-            Thread.sleep(2_000);
-            step(t0, "restart node 3");
-            cluster.restart(3);
-            Thread.sleep(2_000);
-            step(t0, "partition node 1");
-            cluster.partition(1);
-            Thread.sleep(2_500);
-            step(t0, "heal node 1");
-            cluster.heal(1);
-            Thread.sleep(2_000);
-            step(t0, "SIGKILL node 2's corosync");
-            cluster.kill(2);
-            Thread.sleep(1_500);
-            step(t0, "restart node 2");
-            cluster.restart(2);
-            cluster.awaitSettled();
-            run.awaitAllInOneView(30_000);
-            Thread.sleep(1_000);
-            step(t0, "stop sending");
-
-            run.stopAndSettle(30_000);
-            List<VsHistory> histories = run.finish();
-            LoadRun.Bundles sent = run.bundles();
-
-            VsChecker.Report report = VsChecker.check(histories);
-            System.out.printf("bundled virtual synchrony: %s; senders: %d messages in %d bundles (largest %d bytes); %s%n",
-                    report, sent.sent(), sent.bundles(), sent.largestBytes(), crashedSenders(histories));
-            report.assertOk();
-
-            assertThat(report.largestBundle()).as("bundles of several messages were delivered").isGreaterThan(1);
-            assertThat(sent.largestBytes()).as("the senders' largest bundle (BundlingStatistics) held several messages")
-                    .isGreaterThan(Bundling.BUNDLE_OVERHEAD + Bundling.MESSAGE_OVERHEAD + MAX_SIZE);
-            assertThat(sent.bundles()).as("fewer bundles than messages").isLessThan(sent.sent());
-            assertThat(report.messages()).isGreaterThan(5_000);
-            assertThat(histories).filteredOn(h -> h.end() == End.CRASHED)
-                    .as("the members on the two killed nodes lost their daemon").hasSizeGreaterThanOrEqualTo(4);
-            assertThat(VsChecker.check(cutShort(histories)).violations())
-                    .as("the same histories with one bundle cut short at one member fail")
-                    .anyMatch(v -> v.contains("half a bundle"));
+            FailureArtifacts.keepOnFailure(getClass(), seed, cluster, run, () -> bundlesUnderFaults(cluster, run, schedule));
         }
+    }
+
+    private static void bundlesUnderFaults(ClusterFixture cluster, LoadRun run, FaultSchedule schedule) throws Exception {
+        run.awaitAllInOneView(30_000);
+        long t0 = System.nanoTime();
+        Thread.sleep(2_000);
+        for (FaultSchedule.Fault f : schedule.faults()) {
+            if (f.kind() == FaultSchedule.Kind.KILL_RESTART) {
+                step(t0, "SIGKILL node " + f.node() + "'s corosync");
+                cluster.kill(f.node());
+                Thread.sleep(f.holdMs());
+                step(t0, "restart node " + f.node());
+                cluster.restart(f.node());
+            } else {
+                step(t0, "partition node " + f.node());
+                cluster.partition(f.node());
+                Thread.sleep(f.holdMs());
+                step(t0, "heal node " + f.node());
+                cluster.heal(f.node());
+            }
+            Thread.sleep(f.pauseMs());
+        }
+        cluster.awaitSettled();
+        run.awaitAllInOneView(30_000);
+        Thread.sleep(1_000);
+        step(t0, "stop sending");
+
+        run.stopAndSettle(30_000);
+        List<VsHistory> histories = run.finish();
+        LoadRun.Bundles sent = run.bundles();
+
+        VsChecker.Report report = VsChecker.check(histories);
+        System.out.printf("bundled virtual synchrony: %s; senders: %d messages in %d bundles (largest %d bytes); %s%n",
+                report, sent.sent(), sent.bundles(), sent.largestBytes(), crashedSenders(histories));
+        report.assertOk();
+
+        assertThat(report.largestBundle()).as("bundles of several messages were delivered").isGreaterThan(1);
+        assertThat(sent.largestBytes()).as("the senders' largest bundle (BundlingStatistics) held several messages")
+                .isGreaterThan(Bundling.BUNDLE_OVERHEAD + Bundling.MESSAGE_OVERHEAD + MAX_SIZE);
+        assertThat(sent.bundles()).as("fewer bundles than messages").isLessThan(sent.sent());
+        assertThat(report.messages()).isGreaterThan(5_000);
+        assertThat(histories).filteredOn(h -> h.end() == End.CRASHED)
+                .as("the members on the two killed nodes lost their daemon").hasSizeGreaterThanOrEqualTo(4);
+        assertThat(VsChecker.check(cutShort(histories)).violations())
+                .as("the same histories with one bundle cut short at one member fail")
+                .anyMatch(v -> v.contains("half a bundle"));
     }
 
     /**

@@ -146,6 +146,17 @@ public final class ClusterFixture implements AutoCloseable {
         return Path.of("/run/netns/jcpgc-" + id + "-n" + node);
     }
 
+    /**
+     * Each node's daemon log (node 1 first), where cluster.sh keeps it (its documented state
+     * layout: /tmp/jcpg-cluster-ID/nI/corosync.log, appended at every start). Taking the
+     * cluster down removes them: copy them before.
+     */
+    public List<Path> daemonLogs() {
+        Path state = Path.of("/tmp/jcpg-cluster-" + id);
+        return java.util.stream.IntStream.rangeClosed(1, nodes).mapToObj(i -> state.resolve("n" + i).resolve("corosync.log"))
+                .toList();
+    }
+
     /** The command line that runs {@code program} inside the node's network namespace (cluster.sh exec). */
     public List<String> execCommand(int node, List<String> program) {
         List<String> command = new ArrayList<>(List.of(script.toString(), "--id", id, "exec", String.valueOf(node)));

@@ -148,11 +148,18 @@ public final class LoadMember {
         return ((node * 1_000_003L + pid) * 1_000_033L + incarnation) * 1_000_037L + seq;
     }
 
-    /** The id of a delivered load message and whether its bytes are intact; null if not one. */
-    static VsHistory.Delivery decode(Message m) {
+    /**
+     * A delivered message as the history records it: a load message's id and whether its bytes
+     * are intact, or, for anything else, what it was ({@link VsHistory.Undecodable}): never
+     * nothing, so that a garbled message is not taken for a missing one.
+     */
+    static VsHistory.Received decode(Message m) {
         MemorySegment p = m.payload();
-        if (p.byteSize() < HEADER || p.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), 0) != MAGIC) {
-            return null;
+        if (p.byteSize() < HEADER) {
+            return VsHistory.Undecodable.of(m, "shorter than the " + HEADER + "-byte header");
+        }
+        if (p.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN), 0) != MAGIC) {
+            return VsHistory.Undecodable.of(m, "without the magic");
         }
         ByteBuffer b = ByteBuffer.wrap(m.toByteArray());
         VsHistory.MsgId id = new VsHistory.MsgId(b.getInt(4) & 0xffffffffL, b.getInt(8), b.getInt(12), b.getLong(16));
@@ -165,10 +172,7 @@ public final class LoadMember {
         return new CpgListener() {
             @Override
             public void onMessage(CpgConnection connection, Message message) {
-                VsHistory.Delivery d = decode(message);
-                if (d != null) {
-                    h.delivered(d.id(), d.intact());
-                }
+                h.received(decode(message));
             }
 
             @Override
@@ -194,7 +198,10 @@ public final class LoadMember {
         if (!(sending instanceof Sending.Bundled)) {
             return recorder;
         }
-        BundlingReceiver receiver = Bundling.defaults().receiver(recorder);
+        // A message the receiver refuses (no bundle, a malformed one) is recorded, not only logged.
+        BundlingReceiver receiver = Bundling.builder()
+                .onRejected((m, why) -> h.received(VsHistory.Undecodable.of(m, "refused by the bundling receiver: " + why)))
+                .build().receiver(recorder);
         return new CpgListener() {
             @Override
             public void onEvent(CpgConnection connection, CpgEvent event) {

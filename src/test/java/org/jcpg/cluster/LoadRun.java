@@ -31,6 +31,7 @@ final class LoadRun implements AutoCloseable {
     private final LoadGroup local;
     private final Child child;
     private final int members;
+    private List<VsHistory> finished;
 
     private LoadRun(LoadGroup local, Child child, int members) {
         this.local = local;
@@ -95,8 +96,14 @@ final class LoadRun implements AutoCloseable {
         }
     }
 
-    /** Closes every member (live histories end CLEAN); returns all member incarnations' histories. */
-    List<VsHistory> finish() throws Exception {
+    /**
+     * Closes every member (live histories end CLEAN); returns all member incarnations'
+     * histories. Once it succeeded, later calls return the same histories.
+     */
+    synchronized List<VsHistory> finish() throws Exception {
+        if (finished != null) {
+            return finished;
+        }
         List<VsHistory> histories = new ArrayList<>(local.finish());
         Path file = Files.createTempFile("jcpg-vs-", ".txt");
         try {
@@ -105,7 +112,8 @@ final class LoadRun implements AutoCloseable {
         } finally {
             Files.deleteIfExists(file);
         }
-        return histories;
+        finished = List.copyOf(histories);
+        return finished;
     }
 
     /** The bundling senders' counts over both processes (after {@link #finish}: final). */

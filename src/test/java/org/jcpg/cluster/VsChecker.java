@@ -13,6 +13,7 @@ import org.jcpg.cluster.VsHistory.Delivery;
 import org.jcpg.cluster.VsHistory.Entry;
 import org.jcpg.cluster.VsHistory.MsgId;
 import org.jcpg.cluster.VsHistory.Totem;
+import org.jcpg.cluster.VsHistory.Undecodable;
 import org.jcpg.cluster.VsHistory.View;
 
 /**
@@ -23,7 +24,9 @@ import org.jcpg.cluster.VsHistory.View;
  *
  * <h2>Checks</h2>
  * <ol>
- * <li><b>Integrity</b>: every delivered message was intact (the recorder compared its bytes).
+ * <li><b>Integrity</b>: every delivered message was intact (the recorder compared its bytes),
+ *     and none was undecodable ({@link Undecodable}: too short, no magic, refused by a bundling
+ *     receiver): a garbled message is a violation of its own, not a missing one.
  * <li><b>No duplicates</b>: no member incarnation delivers a message twice.
  * <li><b>FIFO</b>: each member delivers each sender incarnation's messages in increasing
  *     sequence order (gaps allowed here; see 7 and 6).
@@ -47,6 +50,13 @@ import org.jcpg.cluster.VsHistory.View;
  *     messages in it. With 4 and 6 that makes a bundle delivered in one view, to all of the
  *     members that stay together or to none.
  * </ol>
+ *
+ * <h2>Where a violation happened</h2>
+ * Each {@link Violation} names the places (member, entry number in its
+ * history, counted from 1) it concerns, two for a disagreement between two
+ * members, with the views that member installed just before and after that
+ * entry, so that a failure shows both members' view sequences around it
+ * ({@link Report#assertOk}, {@link Report#describe}).
  *
  * <h2>How views are identified across members</h2>
  * corosync gives a group view no id of its own. A view is keyed here by
@@ -73,38 +83,133 @@ import org.jcpg.cluster.VsHistory.View;
  * beyond self delivery.
  */
 public final class VsChecker {
-    /** The outcome: violations (empty if fine) and counts. */
-    public record Report(List<String> violations, int histories, long messages, long deliveries, int views,
-                         int bundles, int largestBundle) {
-        public boolean ok() {
-            return violations.isEmpty();
+    /** Views shown before and after a violation's entry. */
+    static final int VIEWS_AROUND = 2;
+    /** Violations whose places {@link Report#assertOk} shows. */
+    static final int DESCRIBED = 5;
+
+    /** A view a member installed: its entry number in the history and its key (ring and members). */
+    public record ViewAt(int entry, String view) {
+        @Override
+        public String toString() {
+            return "entry " + entry + ": " + view;
+        }
+    }
+
+    /**
+     * A place of a violation: a member incarnation, the entry of its history (from 1), the
+     * views it installed up to that entry (the last {@link #VIEWS_AROUND}) and after it (the
+     * first ones), and how its history ends after how many entries.
+     */
+    public record Place(String member, int entry, List<ViewAt> before, List<ViewAt> after, VsHistory.End end,
+                        int entries) {
+        public Place {
+            before = List.copyOf(before);
+            after = List.copyOf(after);
         }
 
-        /** Throws an AssertionError listing the first violations. */
+        /** The member's views around the entry, one per line, indented by {@code indent}. */
+        public String describe(String indent) {
+            StringBuilder out = new StringBuilder(indent).append(member).append(", entry ").append(entry)
+                    .append(" of ").append(entries).append(" (ends ").append(end).append("); the views it installed:\n");
+            if (before.isEmpty()) {
+                out.append(indent).append("  (none before)\n");
+            }
+            before.forEach(v -> out.append(indent).append("  ").append(v).append('\n'));
+            out.append(indent).append("  >> entry ").append(entry).append(": here\n");
+            after.forEach(v -> out.append(indent).append("  ").append(v).append('\n'));
+            if (after.isEmpty()) {
+                out.append(indent).append("  (none after)\n");
+            }
+            return out.toString();
+        }
+    }
+
+    /** One violation: what is wrong, and where (one place per member concerned). */
+    public record Violation(String text, List<Place> places) {
+        public Violation {
+            places = List.copyOf(places);
+        }
+
+        /** The text, then each place's views. */
+        public String describe() {
+            StringBuilder out = new StringBuilder(text).append('\n');
+            places.forEach(p -> out.append(p.describe("    ")));
+            return out.toString();
+        }
+    }
+
+    /** The outcome: violations (empty if fine) and counts. */
+    public record Report(List<Violation> found, int histories, long messages, long deliveries, long undecodable,
+                         int views, int bundles, int largestBundle) {
+        public Report {
+            found = List.copyOf(found);
+        }
+
+        public boolean ok() {
+            return found.isEmpty();
+        }
+
+        /** The violations' texts. */
+        public List<String> violations() {
+            return found.stream().map(Violation::text).toList();
+        }
+
+        /** Every violation with the views around its places (for a file). */
+        public String describe() {
+            StringBuilder out = new StringBuilder(this + "\n");
+            found.forEach(v -> out.append(v.describe()));
+            return out.toString();
+        }
+
+        /**
+         * Throws an AssertionError listing the first violations, then the first
+         * {@link #DESCRIBED} of them with the views around their places.
+         */
         public void assertOk() {
             if (!ok()) {
-                throw new AssertionError(violations.size() + " virtual synchrony violations, first ones:\n  "
-                        + String.join("\n  ", violations.subList(0, Math.min(30, violations.size()))));
+                List<String> texts = violations();
+                StringBuilder out = new StringBuilder(found.size() + " virtual synchrony violations, first ones:\n  ")
+                        .append(String.join("\n  ", texts.subList(0, Math.min(30, texts.size()))))
+                        .append("\nthe views around the first ").append(Math.min(DESCRIBED, found.size()))
+                        .append(" (entries count from 1 in each member's history):\n");
+                found.subList(0, Math.min(DESCRIBED, found.size())).forEach(v -> out.append("  ").append(v.describe()));
+                throw new AssertionError(out.toString());
             }
         }
 
         @Override
         public String toString() {
             return histories + " member histories, " + messages + " distinct messages, " + deliveries
-                    + " deliveries, " + views + " distinct views, "
+                    + " deliveries, " + undecodable + " undecodable, " + views + " distinct views, "
                     + (bundles == 0 ? "" : bundles + " distinct bundles (largest: " + largestBundle + " messages), ")
-                    + violations.size() + " violations";
+                    + found.size() + " violations";
         }
     }
 
     private static final String END = "<clean end>";
     private static final int MAX_VIOLATIONS = 1000;
 
-    /** One view as one member saw it: its key, what it delivered there, and the member's next view. */
-    private record Segment(VsHistory owner, String key, List<MsgId> delivered, String next) {
+    /**
+     * One view as one member saw it: its key, what it delivered there (and at which entries),
+     * where it ends (its last entry), and the member's next view.
+     */
+    private record Segment(VsHistory owner, String key, List<MsgId> delivered, List<Integer> at, int[] last,
+                           String next) {
+        int entryOf(MsgId id) {
+            return at.get(delivered.indexOf(id));
+        }
     }
 
-    private final List<String> violations = new ArrayList<>();
+    /** Where, before the views are known: a history and an entry number (from 1). */
+    private record At(VsHistory history, int entry) {
+    }
+
+    private record Found(String text, List<At> at) {
+    }
+
+    private final List<Found> violations = new ArrayList<>();
+    private final Map<VsHistory, List<ViewAt>> views = new HashMap<>();
 
     private VsChecker() {
     }
@@ -113,9 +218,9 @@ public final class VsChecker {
         return new VsChecker().run(histories);
     }
 
-    private void violation(String text) {
+    private void violation(String text, At... at) {
         if (violations.size() < MAX_VIOLATIONS) {
-            violations.add(text);
+            violations.add(new Found(text, List.of(at)));
         }
     }
 
@@ -123,12 +228,15 @@ public final class VsChecker {
         Map<VsHistory, List<Segment>> segments = new LinkedHashMap<>();
         Set<MsgId> messages = new HashSet<>();
         long deliveries = 0;
+        long undecodable = 0;
         for (VsHistory h : histories) {
             segments.put(h, segments(h));
             for (Entry e : h.entries()) {
                 if (e instanceof Delivery d) {
                     messages.add(d.id());
                     deliveries++;
+                } else if (e instanceof Undecodable) {
+                    undecodable++;
                 }
             }
         }
@@ -146,8 +254,21 @@ public final class VsChecker {
         checkSelfDelivery(histories);
         Map<MsgId, List<MsgId>> bundles = checkBundles(histories);
         int largest = bundles.values().stream().mapToInt(List::size).max().orElse(0);
-        return new Report(List.copyOf(violations), histories.size(), messages.size(), deliveries, byKey.size(),
+        List<Violation> found = violations.stream()
+                .map(f -> new Violation(f.text(), f.at().stream().map(this::place).toList())).toList();
+        return new Report(found, histories.size(), messages.size(), deliveries, undecodable, byKey.size(),
                 bundles.size(), largest);
+    }
+
+    private Place place(At at) {
+        List<ViewAt> all = views.getOrDefault(at.history(), List.of());
+        int split = 0;
+        while (split < all.size() && all.get(split).entry() <= at.entry()) {
+            split++;
+        }
+        return new Place(at.history().name(), at.entry(), all.subList(Math.max(0, split - VIEWS_AROUND), split),
+                all.subList(split, Math.min(all.size(), split + VIEWS_AROUND)), at.history().end(),
+                at.history().entries().size());
     }
 
     /** Splits a history into its views; also checks integrity, duplicates, FIFO and own views. */
@@ -156,16 +277,22 @@ public final class VsChecker {
         String firstRing = entries.stream().filter(Totem.class::isInstance).map(e -> ((Totem) e).ring())
                 .findFirst().orElse("?");
         List<Segment> out = new ArrayList<>();
+        List<ViewAt> installed = new ArrayList<>();
+        views.put(h, installed);
         Set<MsgId> seen = new HashSet<>();
         Map<String, Long> lastSeq = new HashMap<>();
         String ring = null;
         View pending = null;            // a view whose ring is not known yet
+        int pendingAt = 0;
         List<MsgId> current = null;     // deliveries of the current view
-        String currentKey = null;
-        List<String> pendingKeys = new ArrayList<>();
+        List<Integer> currentAt = null; // and their entries
+        int[] last = null;              // the current view's last entry
         int index = 0;
         for (Entry e : entries) {
             index++;
+            if (last != null) {
+                last[0] = index;
+            }
             switch (e) {
                 case Bundle b -> {
                     // checked on its own (checkBundles)
@@ -173,45 +300,55 @@ public final class VsChecker {
                 case Totem t -> ring = t.ring();
                 case View v -> {
                     if (pending != null) {
-                        currentKey = key(ring != null ? ring : firstRing, pending);
-                        out.add(new Segment(h, currentKey, current, null));
+                        String key = key(ring != null ? ring : firstRing, pending);
+                        installed.add(new ViewAt(pendingAt, key));
+                        out.add(new Segment(h, key, current, currentAt, last, null));
+                    }
+                    if (last != null) {
+                        last[0] = index - 1;
                     }
                     if (!v.members().contains(h.memberName())) {
-                        violation(h.name() + ": installs view " + v.members() + " without itself (entry " + index + ")");
+                        violation(h.name() + ": installs view " + v.members() + " without itself (entry " + index + ")",
+                                new At(h, index));
                     }
                     pending = v;
+                    pendingAt = index;
                     current = new ArrayList<>();
+                    currentAt = new ArrayList<>();
+                    last = new int[] {index};
                 }
-                case Delivery d -> {
+                case VsHistory.Received r -> {
                     if (pending != null) {
-                        currentKey = key(ring != null ? ring : firstRing, pending);
-                        out.add(new Segment(h, currentKey, current, null));
+                        String key = key(ring != null ? ring : firstRing, pending);
+                        installed.add(new ViewAt(pendingAt, key));
+                        out.add(new Segment(h, key, current, currentAt, last, null));
                         pending = null;
                     }
                     if (current == null) {
-                        violation(h.name() + ": delivers " + d.id() + " before its first view");
+                        violation(h.name() + ": delivers " + (r instanceof Delivery d ? d.id() : r)
+                                + " before its first view", new At(h, index));
                         current = new ArrayList<>();
-                        currentKey = "<before any view>";
-                        out.add(new Segment(h, currentKey, current, null));
+                        currentAt = new ArrayList<>();
+                        last = new int[] {index};
+                        out.add(new Segment(h, "<before any view>", current, currentAt, last, null));
                     }
-                    if (!d.intact()) {
-                        violation(h.name() + ": delivers " + d.id() + " with wrong bytes");
-                    }
-                    if (!seen.add(d.id())) {
-                        violation(h.name() + ": delivers " + d.id() + " twice (duplicate, entry " + index + ")");
-                    } else {
-                        Long last = lastSeq.put(d.id().sender(), d.id().seq());
-                        if (last != null && d.id().seq() < last) {
-                            violation(h.name() + ": delivers " + d.id() + " after seq " + last
-                                    + " of the same sender (FIFO order broken, entry " + index + ")");
+                    switch (r) {
+                        case Undecodable u -> violation(h.name() + ": delivers an undecodable message (" + u.why()
+                                + ") of " + u.length() + " bytes from node " + u.node() + " pid " + u.pid()
+                                + ", first bytes " + u.head() + " (entry " + index + ")", new At(h, index));
+                        case Delivery d -> {
+                            delivery(h, d, index, seen, lastSeq);
+                            current.add(d.id());
+                            currentAt.add(index);
                         }
                     }
-                    current.add(d.id());
                 }
             }
         }
         if (pending != null) {
-            out.add(new Segment(h, key(ring != null ? ring : firstRing, pending), current, null));
+            String key = key(ring != null ? ring : firstRing, pending);
+            installed.add(new ViewAt(pendingAt, key));
+            out.add(new Segment(h, key, current, currentAt, last, null));
         }
         // Link each segment to the next view's key (or the end).
         List<Segment> linked = new ArrayList<>();
@@ -219,9 +356,25 @@ public final class VsChecker {
             Segment s = out.get(i);
             String next = i + 1 < out.size() ? out.get(i + 1).key()
                     : h.end() == VsHistory.End.CLEAN ? END : null;
-            linked.add(new Segment(h, s.key(), s.delivered(), next));
+            linked.add(new Segment(h, s.key(), s.delivered(), s.at(), s.last(), next));
         }
         return linked;
+    }
+
+    /** Integrity, duplicates and FIFO of one delivery. */
+    private void delivery(VsHistory h, Delivery d, int index, Set<MsgId> seen, Map<String, Long> lastSeq) {
+        if (!d.intact()) {
+            violation(h.name() + ": delivers " + d.id() + " with wrong bytes (entry " + index + ")", new At(h, index));
+        }
+        if (!seen.add(d.id())) {
+            violation(h.name() + ": delivers " + d.id() + " twice (duplicate, entry " + index + ")", new At(h, index));
+        } else {
+            Long before = lastSeq.put(d.id().sender(), d.id().seq());
+            if (before != null && d.id().seq() < before) {
+                violation(h.name() + ": delivers " + d.id() + " after seq " + before
+                        + " of the same sender (FIFO order broken, entry " + index + ")", new At(h, index));
+            }
+        }
     }
 
     private static String key(String ring, View v) {
@@ -230,16 +383,18 @@ public final class VsChecker {
 
     private void checkSameView(Map<String, List<Segment>> byKey) {
         Map<MsgId, String> where = new HashMap<>();
-        Map<MsgId, String> who = new HashMap<>();
+        Map<MsgId, At> who = new HashMap<>();
         for (Map.Entry<String, List<Segment>> view : byKey.entrySet()) {
             for (Segment s : view.getValue()) {
-                for (MsgId id : s.delivered()) {
+                for (int i = 0; i < s.delivered().size(); i++) {
+                    MsgId id = s.delivered().get(i);
                     String before = where.putIfAbsent(id, view.getKey());
+                    At here = new At(s.owner(), s.at().get(i));
                     if (before == null) {
-                        who.put(id, s.owner().name());
+                        who.put(id, here);
                     } else if (!before.equals(view.getKey())) {
-                        violation(id + " is delivered in view " + before + " by " + who.get(id) + " but in view "
-                                + view.getKey() + " by " + s.owner().name());
+                        violation(id + " is delivered in view " + before + " by " + who.get(id).history().name()
+                                + " but in view " + view.getKey() + " by " + s.owner().name(), who.get(id), here);
                     }
                 }
             }
@@ -249,21 +404,24 @@ public final class VsChecker {
     private void checkAgreedOrder(String key, List<Segment> members) {
         for (int a = 0; a < members.size(); a++) {
             Map<MsgId, Integer> position = new HashMap<>();
-            List<MsgId> first = members.get(a).delivered();
-            for (int i = 0; i < first.size(); i++) {
-                position.putIfAbsent(first.get(i), i);
+            Segment first = members.get(a);
+            for (int i = 0; i < first.delivered().size(); i++) {
+                position.putIfAbsent(first.delivered().get(i), i);
             }
             for (int b = a + 1; b < members.size(); b++) {
+                Segment second = members.get(b);
                 int last = -1;
                 MsgId lastId = null;
-                for (MsgId id : members.get(b).delivered()) {
+                for (int j = 0; j < second.delivered().size(); j++) {
+                    MsgId id = second.delivered().get(j);
                     Integer p = position.get(id);
                     if (p == null) {
                         continue;
                     }
                     if (p < last) {
-                        violation("view " + key + ": " + members.get(a).owner().name() + " delivers " + id + " before "
-                                + lastId + ", " + members.get(b).owner().name() + " after it (agreed order broken)");
+                        violation("view " + key + ": " + first.owner().name() + " delivers " + id + " before "
+                                + lastId + ", " + second.owner().name() + " after it (agreed order broken)",
+                                new At(first.owner(), first.at().get(p)), new At(second.owner(), second.at().get(j)));
                         break;
                     }
                     last = p;
@@ -282,18 +440,24 @@ public final class VsChecker {
         }
         for (Map.Entry<String, List<Segment>> group : byNext.entrySet()) {
             List<Segment> together = group.getValue();
-            Set<MsgId> reference = new HashSet<>(together.get(0).delivered());
+            Segment reference = together.get(0);
+            Set<MsgId> referenceSet = new HashSet<>(reference.delivered());
             for (Segment s : together.subList(1, together.size())) {
                 Set<MsgId> other = new HashSet<>(s.delivered());
-                if (!other.equals(reference)) {
-                    Set<MsgId> missing = new HashSet<>(reference);
+                if (!other.equals(referenceSet)) {
+                    Set<MsgId> missing = new HashSet<>(referenceSet);
                     missing.removeAll(other);
                     Set<MsgId> extra = new HashSet<>(other);
-                    extra.removeAll(reference);
-                    violation("view " + key + ": " + together.get(0).owner().name() + " and " + s.owner().name()
+                    extra.removeAll(referenceSet);
+                    // The place: the first message one has and the other lacks, else the view's end.
+                    MsgId lacked = reference.delivered().stream().filter(missing::contains).findFirst().orElse(null);
+                    MsgId more = s.delivered().stream().filter(extra::contains).findFirst().orElse(null);
+                    violation("view " + key + ": " + reference.owner().name() + " and " + s.owner().name()
                             + " both move on to " + group.getKey() + " but delivered different sets there: "
-                            + s.owner().name() + " lacks " + missing.size() + " (e.g. " + missing.stream().findFirst().orElse(null)
-                            + ") and has " + extra.size() + " more (e.g. " + extra.stream().findFirst().orElse(null) + ")");
+                            + s.owner().name() + " lacks " + missing.size() + " (e.g. " + lacked
+                            + ") and has " + extra.size() + " more (e.g. " + more + ")",
+                            new At(reference.owner(), lacked != null ? reference.entryOf(lacked) : reference.last()[0]),
+                            new At(s.owner(), more != null ? s.entryOf(more) : s.last()[0]));
                 }
             }
         }
@@ -308,12 +472,13 @@ public final class VsChecker {
         }
         for (VsHistory h : histories) {
             Set<Long> own = new HashSet<>();
-            for (Entry e : h.entries()) {
-                if (e instanceof Delivery d) {
+            List<Entry> entries = h.entries();
+            for (int i = 0; i < entries.size(); i++) {
+                if (entries.get(i) instanceof Delivery d) {
                     VsHistory sender = clean.get(d.id().sender());
                     if (sender != null && d.id().seq() >= sender.sent()) {
                         violation(h.name() + ": delivers " + d.id() + ", which its sender never sent (it sent "
-                                + sender.sent() + ")");
+                                + sender.sent() + ", entry " + (i + 1) + ")", new At(h, i + 1));
                     }
                     if (d.id().sender().equals(h.name())) {
                         own.add(d.id().seq());
@@ -333,16 +498,20 @@ public final class VsChecker {
                 }
                 if (missing > 0) {
                     violation(h.name() + ": sent " + h.sent() + " messages but never delivered " + missing
-                            + " of them itself (first: seq " + firstMissing + ")");
+                            + " of them itself (first: seq " + firstMissing + ")", new At(h, entries.size()));
                 }
             }
         }
     }
 
-    /** Whole bundles (check 9); returns every distinct bundle, by its first message, with its messages. */
+    /**
+     * Whole bundles (check 9); returns every distinct bundle, by its first message, with its
+     * messages. An undecodable message inside a bundle counts as one of its messages (it is
+     * reported on its own).
+     */
     private Map<MsgId, List<MsgId>> checkBundles(Collection<VsHistory> histories) {
         Map<MsgId, List<MsgId>> bundles = new HashMap<>();
-        Map<MsgId, String> firstSeenBy = new HashMap<>();
+        Map<MsgId, At> firstSeenBy = new HashMap<>();
         for (VsHistory h : histories) {
             List<Entry> entries = h.entries();
             if (entries.stream().noneMatch(Bundle.class::isInstance)) {
@@ -352,36 +521,44 @@ public final class VsChecker {
             while (i < entries.size()) {
                 if (!(entries.get(i) instanceof Bundle bundle)) {
                     if (entries.get(i) instanceof Delivery d) {
-                        violation(h.name() + ": delivers " + d.id() + " outside any bundle (entry " + (i + 1) + ")");
+                        violation(h.name() + ": delivers " + d.id() + " outside any bundle (entry " + (i + 1) + ")",
+                                new At(h, i + 1));
                     }
                     i++;
                     continue;
                 }
                 List<MsgId> inside = new ArrayList<>();
+                int count = 0;
                 int next = i + 1;
-                while (inside.size() < bundle.count() && next < entries.size()
-                        && entries.get(next) instanceof Delivery d) {
-                    inside.add(d.id());
+                while (count < bundle.count() && next < entries.size()
+                        && entries.get(next) instanceof VsHistory.Received r) {
+                    if (r instanceof Delivery d) {
+                        inside.add(d.id());
+                    }
+                    count++;
                     next++;
                 }
-                if (inside.size() < bundle.count()) {
-                    violation(h.name() + ": delivers " + inside.size() + " of the " + bundle.count()
+                At here = new At(h, i + 1);
+                if (count < bundle.count()) {
+                    violation(h.name() + ": delivers " + count + " of the " + bundle.count()
                             + " messages of a bundle" + (inside.isEmpty() ? "" : " starting with " + inside.getFirst())
                             + ", then " + (next < entries.size() ? entries.get(next) : "its history ends")
-                            + " (half a bundle, entry " + (i + 1) + ")");
+                            + " (half a bundle, entry " + (i + 1) + ")", here);
                 }
                 if (!inside.isEmpty()) {
                     MsgId first = inside.getFirst();
                     if (inside.stream().anyMatch(id -> !id.sender().equals(first.sender()))) {
-                        violation(h.name() + ": a bundle holds messages of several senders: " + inside);
+                        violation(h.name() + ": a bundle holds messages of several senders: " + inside
+                                + " (entry " + (i + 1) + ")", here);
                     }
                     List<MsgId> before = bundles.putIfAbsent(first, inside);
                     if (before == null) {
-                        firstSeenBy.put(first, h.name());
+                        firstSeenBy.put(first, here);
                     } else if (!before.equals(inside)) {
                         violation("the bundle starting with " + first + " holds " + before.size() + " messages at "
-                                + firstSeenBy.get(first) + " but " + inside.size() + " at " + h.name()
-                                + " (last: " + before.getLast() + " vs " + inside.getLast() + ")");
+                                + firstSeenBy.get(first).history().name() + " but " + inside.size() + " at " + h.name()
+                                + " (last: " + before.getLast() + " vs " + inside.getLast() + ")",
+                                firstSeenBy.get(first), here);
                     }
                 }
                 i = next;

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
  * violation, a delivery in another view and a lost own message each fail.
  * With bundles: whole bundles pass; a bundle cut short (also at a crashed
  * member, where the other checks allow any prefix), split by a view, split
- * in two, mixing senders, or a delivery outside a bundle each fail.
+ * in two, mixing senders, or a delivery outside a bundle each fail. An
+ * undecodable delivery fails; a violation shows its members' views around it.
  */
 @Tag("unit")
 class VsCheckerUnitTest {
@@ -189,6 +190,79 @@ class VsCheckerUnitTest {
         late.end(End.CRASHED);
         histories.set(2, late);
         assertThat(VsChecker.check(histories).violations()).anyMatch(v -> v.contains("2/100#0:0 is delivered in view"));
+    }
+
+    /** A garbled delivery the recorder could not decode is a violation, not a silently missing message. */
+    @Test
+    void anUndecodableDeliveryFails() {
+        List<VsHistory> histories = agreeing();
+        assertThat(VsChecker.check(histories).ok()).isTrue();
+        histories.get(1).received(
+                new VsHistory.Undecodable(1, 100, 7, "56534c4400000001", "shorter than the 32-byte header"));
+        histories.get(2).received(new VsHistory.Undecodable(3, 100, 40, "00", "without the magic"));
+        VsChecker.Report report = VsChecker.check(histories);
+        assertThat(report.undecodable()).isEqualTo(2);
+        assertThat(report.violations())
+                .anyMatch(v -> v.startsWith(
+                        "2/100#0: delivers an undecodable message (shorter than the 32-byte header) of 7 bytes")
+                        && v.contains("first bytes 56534c4400000001 (entry 9)"))
+                .anyMatch(v -> v.startsWith("3/100#0: delivers an undecodable message (without the magic) of 40 bytes"));
+        assertThatThrownBy(report::assertOk).hasMessageContaining("undecodable");
+
+        // Also in the text form that the child JVM sends its histories in.
+        List<VsHistory> back = VsHistory.parse(VsHistory.write(histories).lines().toList());
+        assertThat(VsHistory.write(back)).isEqualTo(VsHistory.write(histories));
+        assertThat(VsChecker.check(back).violations()).filteredOn(v -> v.contains("undecodable")).hasSize(2);
+    }
+
+    /**
+     * A violation between two members names both places, and the report shows each member's
+     * views just before and after its place.
+     */
+    @Test
+    void aViolationShowsBothMembersViewsAroundIt() {
+        List<VsHistory> histories = new ArrayList<>();
+        for (int node = 1; node <= 2; node++) {
+            VsHistory h = new VsHistory(node, 100, 0);
+            h.totem(1, 8, List.of(1L, 2L, 3L));
+            h.view(List.of("1/100", "2/100", "3/100"));
+            h.view(ABC); // the same members again: a second view entry in the same ring
+            h.delivered(m(1, 0), true);
+            if (node == 1) {
+                h.delivered(m(2, 0), true);
+                h.delivered(m(3, 0), true);
+            } else {
+                h.delivered(m(3, 0), true);   // 2 delivers 3:0 before 2:0: agreed order broken
+                h.delivered(m(2, 0), true);
+            }
+            h.view(List.of("1/100", "2/100"));
+            h.totem(1, 12, List.of(1L, 2L));
+            h.delivered(m(1, 1), true);
+            h.sent(node == 1 ? 2 : 1);
+            h.end(End.CLEAN);
+            histories.add(h);
+        }
+        VsChecker.Report report = VsChecker.check(histories);
+        assertThat(report.found()).singleElement().satisfies(v -> {
+            assertThat(v.text()).contains("agreed order broken");
+            assertThat(v.places()).extracting(VsChecker.Place::member).containsExactly("1/100#0", "2/100#0");
+            VsChecker.Place first = v.places().getFirst();
+            assertThat(first.entry()).isEqualTo(5);   // 1 delivers 2:0 at entry 5, 2 at entry 6
+            assertThat(v.places().get(1).entry()).isEqualTo(6);
+            assertThat(first.before()).extracting(VsChecker.ViewAt::entry).containsExactly(2, 3);
+            assertThat(first.after()).singleElement().satisfies(w -> {
+                assertThat(w.entry()).isEqualTo(7);
+                assertThat(w.view()).isEqualTo("ring 1.12 [1/100, 2/100]");
+            });
+        });
+        assertThatThrownBy(report::assertOk).hasMessageContainingAll(
+                "the views around the first 1",
+                "1/100#0, entry 5 of 9 (ends CLEAN); the views it installed:",
+                "2/100#0, entry 6 of 9 (ends CLEAN)",
+                "entry 3: ring 1.8 [1/100, 2/100, 3/100]",
+                ">> entry 5: here",
+                "entry 7: ring 1.12 [1/100, 2/100]");
+        assertThat(report.describe()).contains("1 violations", ">> entry 6: here");
     }
 
     @Test

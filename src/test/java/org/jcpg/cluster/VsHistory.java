@@ -4,15 +4,18 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Collectors;
+import java.util.HexFormat;
 import org.jcpg.Member;
 import org.jcpg.MembershipChange;
+import org.jcpg.Message;
 import org.jcpg.TotemChange;
 
 /**
  * What one member incarnation of a group saw, in delivery order: views
  * (membership changes: the member list after each), totem changes (ring id
  * and nodes) and delivered messages (by {@link MsgId}, and whether the bytes
- * were intact), for a member of a bundled group also each bundle's arrival in
+ * were intact) or, never dropped, messages it could not decode
+ * ({@link Undecodable}), for a member of a bundled group also each bundle's arrival in
  * front of its messages ({@link Bundle}), plus how many messages it sent and
  * how it ended. A process that connects again after its daemon died is a
  * new incarnation (same node and pid, next incarnation number): corosync
@@ -34,7 +37,11 @@ public final class VsHistory {
         }
     }
 
-    public sealed interface Entry permits View, Totem, Delivery, Bundle {
+    public sealed interface Entry permits View, Totem, Received, Bundle {
+    }
+
+    /** A message delivered to the member's listener: a load message, or one that is not. */
+    public sealed interface Received extends Entry permits Delivery, Undecodable {
     }
 
     /** A membership change: the members after it, as "node/pid", sorted. */
@@ -56,7 +63,33 @@ public final class VsHistory {
     }
 
     /** A delivered message. */
-    public record Delivery(MsgId id, boolean intact) implements Entry {
+    public record Delivery(MsgId id, boolean intact) implements Received {
+    }
+
+    /**
+     * A delivered message that is no load message (shorter than the header, without the magic)
+     * or that a bundling receiver refused: recorded, not dropped, so that a garbled message
+     * shows as what it is rather than as a missing one. The checker reports every one.
+     *
+     * @param node   the sender's node id, as corosync gave it
+     * @param pid    the sender's pid, as corosync gave it
+     * @param length the payload's length in bytes
+     * @param head   its first bytes (at most {@link #HEAD_BYTES}) in hex ("-" if none)
+     * @param why    why it could not be decoded (no line breaks)
+     */
+    public record Undecodable(long node, int pid, int length, String head, String why) implements Received {
+        public static final int HEAD_BYTES = 16;
+
+        public Undecodable {
+            head = head.isEmpty() ? "-" : head;
+            why = why.replaceAll("\\s+", " ").strip();
+        }
+
+        static Undecodable of(Message m, String why) {
+            byte[] bytes = m.toByteArray();
+            return new Undecodable(m.nodeId(), m.pid(), bytes.length,
+                    HexFormat.of().formatHex(bytes, 0, Math.min(HEAD_BYTES, bytes.length)), why);
+        }
     }
 
     /**
@@ -135,6 +168,10 @@ public final class VsHistory {
         entries.add(new Delivery(id, intact));
     }
 
+    public synchronized void received(Received r) {
+        entries.add(r);
+    }
+
     public synchronized void bundle(int count) {
         entries.add(new Bundle(count));
     }
@@ -160,8 +197,9 @@ public final class VsHistory {
         return List.copyOf(entries);
     }
 
+    /** Messages delivered to the listener, undecodable ones included. */
     public synchronized long deliveries() {
-        return entries.stream().filter(Delivery.class::isInstance).count();
+        return entries.stream().filter(Received.class::isInstance).count();
     }
 
     /** How many of its own messages it delivered. */
@@ -172,6 +210,7 @@ public final class VsHistory {
 
     // ---- text form --------------------------------------------------------
     // H node pid incarnation sent END / V n/p,n/p / T ringNode ringSeq n,n / D node pid inc seq 1|0 / B count
+    // / U node pid length headhex why...
 
     public synchronized void write(StringBuilder out) {
         out.append("H ").append(node).append(' ').append(pid).append(' ').append(incarnation).append(' ')
@@ -185,6 +224,8 @@ public final class VsHistory {
                         .append(d.id().incarnation()).append(' ').append(d.id().seq()).append(' ')
                         .append(d.intact() ? 1 : 0).append('\n');
                 case Bundle b -> out.append("B ").append(b.count()).append('\n');
+                case Undecodable u -> out.append("U ").append(u.node()).append(' ').append(u.pid()).append(' ')
+                        .append(u.length()).append(' ').append(u.head()).append(' ').append(u.why()).append('\n');
             }
         }
     }
@@ -216,6 +257,8 @@ public final class VsHistory {
                 case "D" -> h.delivered(new MsgId(Long.parseLong(w[1]), Integer.parseInt(w[2]), Integer.parseInt(w[3]),
                         Long.parseLong(w[4])), w[5].equals("1"));
                 case "B" -> h.bundle(Integer.parseInt(w[1]));
+                case "U" -> h.received(new Undecodable(Long.parseLong(w[1]), Integer.parseInt(w[2]),
+                        Integer.parseInt(w[3]), w[4], String.join(" ", java.util.Arrays.copyOfRange(w, 5, w.length))));
                 default -> throw new IllegalArgumentException("bad history line: " + line);
             }
         }
