@@ -79,7 +79,8 @@ public final class CpgEventLoop implements AutoCloseable {
         this.reconnectMax = builder.reconnectMax;
         BiConsumer<CpgConnection, Throwable> handler = builder.errorHandler != null ? builder.errorHandler
                 : (connection, failure) -> LOG.log(Level.ERROR, "a callback of " + connection + " threw", failure);
-        this.loop = new EventLoop(name, builder.executor, handler);
+        // The internal loop names sinks, not connections: the handler gets the sink's connection.
+        this.loop = new EventLoop(name, builder.executor, (sink, failure) -> handler.accept(CpgConnection.of(sink), failure));
         if (reconnectFirst != null) {
             reconnector = new ScheduledThreadPoolExecutor(1,
                     task -> Thread.ofPlatform().daemon().name(name + "-reconnect").unstarted(task));
