@@ -1,6 +1,8 @@
 package org.jcpg;
 
 import java.lang.System.Logger.Level;
+import java.lang.ref.Cleaner;
+import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.List;
@@ -10,8 +12,10 @@ import java.util.WeakHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import org.jcpg.internal.EventLoop;
 
 /**
@@ -72,6 +76,33 @@ public final class CpgEventLoop implements AutoCloseable {
     // Weak: a connection dropped without close is still reclaimed (see CpgConnection).
     private final Map<CpgConnection, Boolean> connections = Collections.synchronizedMap(new WeakHashMap<>());
     private volatile boolean closed;
+    private final Cleaner.Cleanable cleanable;
+
+    private static final Cleaner CLEANER = Cleaner.create(
+            task -> Thread.ofPlatform().daemon().name("jcpg-loop-cleaner").unstarted(task));
+
+    /**
+     * The safety net of a loop dropped without close(): stops its thread and
+     * its reconnect thread. It must not reach the facade, and neither may the
+     * loop thread (it holds the loop's callbacks only through weak references):
+     * otherwise the loop's own thread would keep it reachable forever.
+     */
+    private record Reclaim(String name, EventLoop loop, ScheduledThreadPoolExecutor reconnector,
+            AtomicBoolean closedByUser) implements Runnable {
+        @Override
+        public void run() {
+            if (!closedByUser.get()) {
+                LOG.log(Level.WARNING, "CpgEventLoop " + name + " became unreachable without close(); closing it"
+                        + " (its connections close when they become unreachable too)");
+            }
+            if (reconnector != null) {
+                reconnector.shutdownNow();
+            }
+            loop.close();
+        }
+    }
+
+    private final AtomicBoolean closedByUser = new AtomicBoolean();
 
     private CpgEventLoop(Builder builder) {
         this.name = builder.name != null ? builder.name : "jcpg-loop-" + SERIAL.incrementAndGet();
@@ -82,13 +113,15 @@ public final class CpgEventLoop implements AutoCloseable {
         // The internal loop names sinks, not connections: the handler gets the sink's connection.
         this.loop = new EventLoop(name, builder.executor, (sink, failure) -> handler.accept(CpgConnection.of(sink), failure));
         if (reconnectFirst != null) {
+            String threadName = name + "-reconnect";
             reconnector = new ScheduledThreadPoolExecutor(1,
-                    task -> Thread.ofPlatform().daemon().name(name + "-reconnect").unstarted(task));
+                    task -> Thread.ofPlatform().daemon().name(threadName).unstarted(task));
             reconnector.setKeepAliveTime(5, TimeUnit.SECONDS);
             reconnector.allowCoreThreadTimeOut(true);
         } else {
             reconnector = null;
         }
+        cleanable = CLEANER.register(this, new Reclaim(name, loop, reconnector, closedByUser));
     }
 
     /** {@return a started loop with the defaults} Callbacks on its thread, errors logged, no reconnect. */
@@ -212,12 +245,29 @@ public final class CpgEventLoop implements AutoCloseable {
         connections.put(connection, Boolean.TRUE);
         CpgConnection.Core core = connection.core();
         try {
-            loop.register(core.dispatcher(), cause -> lost(connection, core, cause));
+            loop.register(core.dispatcher(), onLost(this, connection, core));
         } catch (RuntimeException e) {
             connection.close();
             throw e;
         }
         return connection;
+    }
+
+    /**
+     * What the loop thread runs when a core breaks. It holds the facade and
+     * the connection weakly: the loop thread must not keep either reachable.
+     */
+    private static Consumer<CpgException> onLost(CpgEventLoop owner, CpgConnection connection,
+            CpgConnection.Core core) {
+        WeakReference<CpgEventLoop> weakOwner = new WeakReference<>(owner);
+        WeakReference<CpgConnection> weakConnection = new WeakReference<>(connection);
+        return cause -> {
+            CpgEventLoop loop = weakOwner.get();
+            CpgConnection c = weakConnection.get();
+            if (loop != null && c != null) {
+                loop.lost(c, core, cause);
+            }
+        };
     }
 
     /** On the loop thread, once per broken core. */
@@ -266,7 +316,7 @@ public final class CpgEventLoop implements AutoCloseable {
             return;
         }
         try {
-            loop.register(fresh.dispatcher(), cause -> lost(connection, fresh, cause),
+            loop.register(fresh.dispatcher(), onLost(this, connection, fresh),
                     () -> fresh.dispatcher().emitFromLoop(new Reconnected(attempt, group)), lost.dispatcher());
         } catch (IllegalStateException loopClosed) {
             fresh.handle().close();
@@ -281,6 +331,7 @@ public final class CpgEventLoop implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        closedByUser.set(true);
         List<CpgConnection> open;
         synchronized (connections) {
             open = List.copyOf(connections.keySet());
@@ -292,7 +343,7 @@ public final class CpgEventLoop implements AutoCloseable {
         if (reconnector != null) {
             reconnector.shutdownNow();
         }
-        loop.close();
+        cleanable.clean();
         for (CpgConnection connection : open) {
             connection.core().dispatcher().stopCallbacks();
         }
