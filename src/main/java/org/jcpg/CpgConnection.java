@@ -15,6 +15,8 @@ import org.jcpg.internal.Counters;
 import org.jcpg.internal.CpgHandle;
 import org.jcpg.internal.DispatchStack;
 import org.jcpg.internal.Dispatcher;
+import org.jcpg.internal.EventSink;
+import org.jcpg.internal.GroupNameAccess;
 
 /**
  * A connection to the local corosync's Closed Process Group service: one
@@ -61,6 +63,21 @@ import org.jcpg.internal.Dispatcher;
  * {@link IllegalStateException}.
  */
 public final class CpgConnection implements AutoCloseable {
+    static {
+        // GroupName names nothing internal: the facade lends its package access instead.
+        GroupNameAccess.install(new GroupNameAccess.Names() {
+            @Override
+            public GroupName wrap(byte[] owned) {
+                return GroupName.wrapOwned(owned);
+            }
+
+            @Override
+            public byte[] bytes(GroupName name) {
+                return GroupName.bytesOf(name);
+            }
+        });
+    }
+
     /**
      * The stack size, in bytes, of a thread on which dispatch can run inline
      * (4 MiB), and of jcpg's own dispatch workers. libcpg's dispatch frame
@@ -83,6 +100,8 @@ public final class CpgConnection implements AutoCloseable {
 
     private final String name;
     private final CpgListener listener;
+    // The dispatchers hold it weakly: it lives as long as this connection.
+    private final ListenerSink sink = new ListenerSink();
     private final boolean legacy;
     private final int flags;
     private final Counters counters = new Counters();
@@ -102,7 +121,7 @@ public final class CpgConnection implements AutoCloseable {
 
     /** Opens a new handle for this connection (not joined). */
     Core connect() {
-        Dispatcher dispatcher = new Dispatcher(name, listener, this, counters);
+        Dispatcher dispatcher = new Dispatcher(name, sink, counters);
         CpgHandle handle;
         try {
             handle = CpgHandle.open(name, dispatcher, legacy, flags, dispatcher::wake, dispatcher::free, counters);
@@ -116,6 +135,23 @@ public final class CpgConnection implements AutoCloseable {
 
     Core core() {
         return core.get();
+    }
+
+    /** Hands the dispatcher's events to the listener, with this connection. */
+    final class ListenerSink implements EventSink {
+        @Override
+        public void deliver(CpgEvent event) {
+            listener.onEvent(CpgConnection.this, event);
+        }
+
+        CpgConnection connection() {
+            return CpgConnection.this;
+        }
+    }
+
+    /** The connection whose sink this is (the internal layer names sinks, not connections). */
+    static CpgConnection of(EventSink sink) {
+        return sink == null ? null : ((ListenerSink) sink).connection();
     }
 
     /**

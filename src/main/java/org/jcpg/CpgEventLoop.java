@@ -1,6 +1,7 @@
 package org.jcpg;
 
 import java.lang.System.Logger.Level;
+import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.Collections;
@@ -11,6 +12,7 @@ import java.util.WeakHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
@@ -86,6 +88,33 @@ public final class CpgEventLoop implements AutoCloseable {
     // Weak: a connection dropped without close is still reclaimed (see CpgConnection).
     private final Map<CpgConnection, Boolean> connections = Collections.synchronizedMap(new WeakHashMap<>());
     private volatile boolean closed;
+    private final Cleaner.Cleanable cleanable;
+
+    private static final Cleaner CLEANER = Cleaner.create(
+            task -> Thread.ofPlatform().daemon().name("jcpg-loop-cleaner").unstarted(task));
+
+    /**
+     * The safety net of a loop dropped without close(): stops its thread and
+     * its reconnect thread. It must not reach the facade, and neither may the
+     * loop thread (it holds the loop's callbacks only through weak references):
+     * otherwise the loop's own thread would keep it reachable forever.
+     */
+    private record Reclaim(String name, EventLoop loop, ScheduledThreadPoolExecutor reconnector,
+            AtomicBoolean closedByUser) implements Runnable {
+        @Override
+        public void run() {
+            if (!closedByUser.get()) {
+                LOG.log(Level.WARNING, "CpgEventLoop " + name + " became unreachable without close(); closing it"
+                        + " (its connections close when they become unreachable too)");
+            }
+            if (reconnector != null) {
+                reconnector.shutdownNow();
+            }
+            loop.close();
+        }
+    }
+
+    private final AtomicBoolean closedByUser = new AtomicBoolean();
 
     private CpgEventLoop(Builder builder) {
         this.name = builder.name != null ? builder.name : "jcpg-loop-" + SERIAL.incrementAndGet();
@@ -93,15 +122,18 @@ public final class CpgEventLoop implements AutoCloseable {
         this.reconnectMax = builder.reconnectMax;
         BiConsumer<CpgConnection, Throwable> handler = builder.errorHandler != null ? builder.errorHandler
                 : (connection, failure) -> LOG.log(Level.ERROR, "a callback of " + connection + " threw", failure);
-        this.loop = new EventLoop(name, builder.executor, handler);
+        // The internal loop names sinks, not connections: the handler gets the sink's connection.
+        this.loop = new EventLoop(name, builder.executor, (sink, failure) -> handler.accept(CpgConnection.of(sink), failure));
         if (reconnectFirst != null) {
+            String threadName = name + "-reconnect";
             reconnector = new ScheduledThreadPoolExecutor(1,
-                    task -> Thread.ofPlatform().daemon().name(name + "-reconnect").unstarted(task));
+                    task -> Thread.ofPlatform().daemon().name(threadName).unstarted(task));
             reconnector.setKeepAliveTime(5, TimeUnit.SECONDS);
             reconnector.allowCoreThreadTimeOut(true);
         } else {
             reconnector = null;
         }
+        cleanable = CLEANER.register(this, new Reclaim(name, loop, reconnector, closedByUser));
     }
 
     /** {@return a started loop with the defaults} Callbacks on its thread, errors logged, no reconnect. */
@@ -226,7 +258,7 @@ public final class CpgEventLoop implements AutoCloseable {
         connections.put(connection, Boolean.TRUE);
         CpgConnection.Core core = connection.core();
         try {
-            loop.register(core.dispatcher(), onLost(connection, core));
+            loop.register(core.dispatcher(), onLost(this, connection, core));
         } catch (RuntimeException e) {
             connection.close();
             throw e;
@@ -235,18 +267,18 @@ public final class CpgEventLoop implements AutoCloseable {
     }
 
     /**
-     * What the loop thread runs when the core breaks. It holds the connection
-     * weakly: the loop thread keeps it as long as the connection is polled,
-     * and a strong reference would keep a connection dropped without close
-     * (and its group in the daemon) alive as long as the loop runs. A
-     * connection already reclaimed has nobody to tell; its cleaner closes it.
+     * What the loop thread runs when a core breaks. It holds the facade and
+     * the connection weakly: the loop thread must not keep either reachable.
      */
-    private Consumer<CpgException> onLost(CpgConnection connection, CpgConnection.Core core) {
-        WeakReference<CpgConnection> weak = new WeakReference<>(connection);
+    private static Consumer<CpgException> onLost(CpgEventLoop owner, CpgConnection connection,
+            CpgConnection.Core core) {
+        WeakReference<CpgEventLoop> weakOwner = new WeakReference<>(owner);
+        WeakReference<CpgConnection> weakConnection = new WeakReference<>(connection);
         return cause -> {
-            CpgConnection alive = weak.get();
-            if (alive != null) {
-                lost(alive, core, cause);
+            CpgEventLoop loop = weakOwner.get();
+            CpgConnection c = weakConnection.get();
+            if (loop != null && c != null) {
+                loop.lost(c, core, cause);
             }
         };
     }
@@ -297,7 +329,7 @@ public final class CpgEventLoop implements AutoCloseable {
             return;
         }
         try {
-            loop.register(fresh.dispatcher(), onLost(connection, fresh),
+            loop.register(fresh.dispatcher(), onLost(this, connection, fresh),
                     () -> fresh.dispatcher().emitFromLoop(new Reconnected(attempt, group)), lost.dispatcher());
         } catch (IllegalStateException loopClosed) {
             fresh.handle().close();
@@ -312,6 +344,7 @@ public final class CpgEventLoop implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        closedByUser.set(true);
         List<CpgConnection> open;
         synchronized (connections) {
             open = List.copyOf(connections.keySet());
@@ -323,7 +356,7 @@ public final class CpgEventLoop implements AutoCloseable {
         if (reconnector != null) {
             reconnector.shutdownNow();
         }
-        loop.close();
+        cleanable.clean();
         for (CpgConnection connection : open) {
             connection.core().dispatcher().stopCallbacks();
         }

@@ -7,7 +7,6 @@ import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import org.jcpg.internal.ApiAccess;
 
 /**
  * The name of a closed process group: 1 to {@value #MAX_LENGTH} bytes,
@@ -23,24 +22,20 @@ public final class GroupName {
     /** The longest name corosync accepts, in bytes ({@code CPG_MAX_NAME_LENGTH}). */
     public static final int MAX_LENGTH = 128;
 
-    static {
-        ApiAccess.install(new ApiAccess.Names() {
-            @Override
-            public GroupName wrap(byte[] owned) {
-                return new GroupName(owned);
-            }
-
-            @Override
-            public byte[] bytes(GroupName name) {
-                return name.bytes;
-            }
-        });
-    }
-
     private final byte[] bytes;
 
     private GroupName(byte[] bytes) {
         this.bytes = bytes;
+    }
+
+    /** For the internal layer (through the facade): a name that owns {@code owned}, which may be empty. */
+    static GroupName wrapOwned(byte[] owned) {
+        return new GroupName(owned);
+    }
+
+    /** For the internal layer (through the facade): the bytes, not a copy. */
+    static byte[] bytesOf(GroupName name) {
+        return name.bytes;
     }
 
     /**

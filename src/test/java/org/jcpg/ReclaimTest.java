@@ -142,4 +142,59 @@ class ReclaimTest {
         System.out.println("ReclaimTest: warnings about unclosed connections: " + warnings);
         assertThat(warnings).isGreaterThanOrEqualTo(CONNECTIONS).isLessThanOrEqualTo(CONNECTIONS + 1);
     }
+
+    private static final int LOOPS = 50;
+
+    /** Starts loops, each with a joined connection, and forgets them (issue 18 item 4). */
+    private static void startAndDropLoops(String prefix, int count) {
+        for (int i = 0; i < count; i++) {
+            CpgEventLoop loop = CpgEventLoop.start();
+            CpgConnection cpg = ConcurrencyStressTest.retrying(() -> loop.open(new CpgListener() { }));
+            GroupName group = GroupName.of(prefix + "-" + i);
+            ConcurrencyStressTest.retrying(() -> cpg.join(group));
+        }
+    }
+
+    /**
+     * Event loops dropped without close() are reclaimed like connections: the
+     * loop thread, its eventfd, its connections and their groups go, and each
+     * loop says it was not closed.
+     */
+    @Test
+    @Timeout(240)
+    void droppedEventLoopsAreReclaimed() throws Exception {
+        try (CpgEventLoop warm = CpgEventLoop.start(); CpgConnection c = warm.open(new CpgListener() { })) {
+            c.join(Daemon.uniqueGroup("reclaim-loop-warm"));
+        }
+        settle();
+        long fds0 = fds();
+        long tasks0 = tasks();
+        String prefix = "reclaim-loop-" + UUID.randomUUID().toString().substring(0, 8);
+        LogCapture log = new LogCapture("org.jcpg");
+        startAndDropLoops(prefix, LOOPS);
+        System.out.println("ReclaimTest: after starting " + LOOPS + " loops: " + figures());
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        long fds = fds();
+        long tasks = tasks();
+        long left;
+        try (CpgConnection query = CpgConnection.open(new CpgListener() { })) {
+            left = ourGroups(query, prefix);
+            while (System.nanoTime() < deadline && (fds > fds0 + 10 || tasks > tasks0 + 10 || left > 0)) {
+                System.gc();
+                ConcurrencyStressTest.sleep(500);
+                fds = fds();
+                tasks = tasks();
+                left = ourGroups(query, prefix);
+            }
+        }
+        System.out.println("ReclaimTest: after gc: " + figures() + ", groups left " + left
+                + " (start: fds " + fds0 + ", threads " + tasks0 + ")");
+        assertThat(tasks).as("threads after reclaiming loops (start: " + tasks0 + ")").isLessThanOrEqualTo(tasks0 + 10);
+        assertThat(fds).as("fds after reclaiming loops (start: " + fds0 + ")").isLessThanOrEqualTo(fds0 + 10);
+        assertThat(left).as("groups of dropped loops' connections still listed").isZero();
+        log.close();
+        long warnings = log.entries.stream().filter(e -> e.level().equals("WARNING")
+                && e.message().contains("CpgEventLoop") && e.message().contains("without close()")).count();
+        assertThat(warnings).as("warnings about unclosed loops").isEqualTo(LOOPS);
+    }
 }

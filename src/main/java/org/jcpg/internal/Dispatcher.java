@@ -13,10 +13,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
 import org.jcpg.ConnectionLost;
-import org.jcpg.CpgConnection;
 import org.jcpg.CpgEvent;
 import org.jcpg.CpgException;
-import org.jcpg.CpgListener;
 import org.jcpg.DispatchMode;
 import org.jcpg.GroupName;
 import org.jcpg.MembershipChange;
@@ -42,8 +40,8 @@ public final class Dispatcher implements Upcalls.Target {
     private static final long POLLFD_SIZE = Libc.POLLFD_SIZE;
 
     private final String name;
-    private final CpgListener listener;
-    private final WeakReference<CpgConnection> connection;
+    // Weak: the facade holds it, and a connection the application dropped must stay reclaimable.
+    private final WeakReference<EventSink> sink;
     private final int wakeFd;
     private final MemorySegment pollFds;
     private final MemorySegment pollErrno;
@@ -56,7 +54,7 @@ public final class Dispatcher implements Upcalls.Target {
     private CpgHandle handle;
     // Set by an event loop before the connection is registered.
     private volatile SerialExecutor serial;
-    private volatile BiConsumer<CpgConnection, Throwable> errorHandler;
+    private volatile BiConsumer<EventSink, Throwable> errorHandler;
     private volatile Runnable loopWake;
     // Set once an event loop dispatches this connection: the application may not.
     private volatile boolean loopOwned;
@@ -72,11 +70,10 @@ public final class Dispatcher implements Upcalls.Target {
     // Events of an abandoned hand-off, copied, for the next dispatch.
     private final Queue<Runnable> pending = new ConcurrentLinkedQueue<>();
 
-    public Dispatcher(String name, CpgListener listener, CpgConnection connection, Counters counters) {
+    public Dispatcher(String name, EventSink sink, Counters counters) {
         this.name = name;
         this.counters = counters;
-        this.listener = listener;
-        this.connection = new WeakReference<>(connection);
+        this.sink = new WeakReference<>(sink);
         this.failures = new Failures(LOG, name);
         Arena memory = Arena.ofAuto();
         this.pollFds = memory.allocate(2 * POLLFD_SIZE, 8);
@@ -98,7 +95,7 @@ public final class Dispatcher implements Upcalls.Target {
      * not null) the executor that runs the callbacks instead of the
      * dispatching thread.
      */
-    void deliverThrough(SerialExecutor serial, BiConsumer<CpgConnection, Throwable> errorHandler) {
+    void deliverThrough(SerialExecutor serial, BiConsumer<EventSink, Throwable> errorHandler) {
         this.serial = serial;
         this.errorHandler = errorHandler;
         counters.serial = serial;
@@ -149,7 +146,7 @@ public final class Dispatcher implements Upcalls.Target {
 
     /**
      * Delivers events to the listener, on this thread. See
-     * {@link CpgConnection#dispatch} for the contract.
+     * {@code CpgConnection.dispatch} for the contract.
      */
     public int dispatch(DispatchMode mode) {
         if (loopOwned) {
@@ -223,7 +220,7 @@ public final class Dispatcher implements Upcalls.Target {
     private int reportFailures(int rc) {
         Throwable failure = failures.take();
         if (failure != null) {
-            report(connection.get(), failure);
+            report(sink.get(), failure);
         }
         return rc;
     }
@@ -439,12 +436,12 @@ public final class Dispatcher implements Upcalls.Target {
 
     // ---- callbacks: on the thread that called dispatch ----------------------------
 
-    /** The connection to hand to the listener, or null if closed (events not yet delivered are dropped). */
-    private CpgConnection target() {
+    /** The sink that hands events to the listener, or null if closed (events not yet delivered are dropped). */
+    private EventSink target() {
         if (handle.isClosed()) {
             return null;
         }
-        CpgConnection c = connection.get();
+        EventSink c = sink.get();
         if (c != null) {
             callbacksRun++;
         }
@@ -453,7 +450,7 @@ public final class Dispatcher implements Upcalls.Target {
 
     /** The payload is {@code length} bytes at {@code address}, valid until this method returns. */
     private void onMessage(GroupName group, int nodeId, int pid, long address, long length) {
-        CpgConnection c = target();
+        EventSink c = target();
         if (c == null) {
             return;
         }
@@ -477,7 +474,7 @@ public final class Dispatcher implements Upcalls.Target {
 
     /** A non-message event, during a dispatch: on this thread, or queued for the executor. */
     private void onOther(CpgEvent event) {
-        CpgConnection c = target();
+        EventSink c = target();
         if (c == null) {
             return;
         }
@@ -494,10 +491,10 @@ public final class Dispatcher implements Upcalls.Target {
      * Runs a callback on the dispatching thread; what it throws is thrown
      * from dispatch, or given to the error handler of the event loop that dispatches.
      */
-    private void callHere(CpgConnection c, CpgEvent event) {
+    private void callHere(EventSink c, CpgEvent event) {
         long start = System.nanoTime();
         try {
-            listener.onEvent(c, event);
+            c.deliver(event);
         } catch (Throwable t) {
             counters.callbackFailures++;
             if (reportEach) {
@@ -516,7 +513,7 @@ public final class Dispatcher implements Upcalls.Target {
      * What the callback throws goes to the loop's error handler.
      */
     public void emitFromLoop(CpgEvent event) {
-        CpgConnection c = connection.get();
+        EventSink c = sink.get();
         if (c == null) {
             return;
         }
@@ -534,10 +531,10 @@ public final class Dispatcher implements Upcalls.Target {
      * per event: an accepted event is never lost without a word.
      */
     private final class Queued implements SerialExecutor.Task {
-        private final CpgConnection connection;
+        private final EventSink connection;
         private final CpgEvent event;
 
-        Queued(CpgConnection connection, CpgEvent event) {
+        Queued(EventSink connection, CpgEvent event) {
             this.connection = connection;
             this.event = event;
         }
@@ -565,7 +562,7 @@ public final class Dispatcher implements Upcalls.Target {
      * loop); failures go to the handler. Counts the event as delivered: the
      * statistics count what reached the listener.
      */
-    private void runQueued(CpgConnection c, CpgEvent event) {
+    private void runQueued(EventSink c, CpgEvent event) {
         if (handle.isClosedByUser()) {
             return;
         }
@@ -577,7 +574,7 @@ public final class Dispatcher implements Upcalls.Target {
         }
         long start = System.nanoTime();
         try {
-            listener.onEvent(c, event);
+            c.deliver(event);
         } catch (Throwable t) {
             counters.callbackFailures++;
             report(c, t);
@@ -587,8 +584,8 @@ public final class Dispatcher implements Upcalls.Target {
     }
 
     /** Hands a callback failure to the loop's error handler; never throws. */
-    void report(CpgConnection c, Throwable failure) {
-        BiConsumer<CpgConnection, Throwable> handler = errorHandler;
+    void report(EventSink c, Throwable failure) {
+        BiConsumer<EventSink, Throwable> handler = errorHandler;
         try {
             if (handler != null) {
                 handler.accept(c, failure);

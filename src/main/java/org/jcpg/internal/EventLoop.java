@@ -13,7 +13,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
-import org.jcpg.CpgConnection;
 import org.jcpg.CpgException;
 import org.jcpg.DispatchMode;
 
@@ -45,7 +44,7 @@ public final class EventLoop {
 
     private final String name;
     private final Executor executor;
-    private final BiConsumer<CpgConnection, Throwable> errorHandler;
+    private final BiConsumer<EventSink, Throwable> errorHandler;
     private final Thread thread;
     private final int wakeFd;
     private final Queue<Runnable> commands = new ConcurrentLinkedQueue<>();
@@ -62,7 +61,7 @@ public final class EventLoop {
      * @param executor     runs the callbacks, or null for the loop thread
      * @param errorHandler gets what callbacks throw; never stops the loop
      */
-    public EventLoop(String name, Executor executor, BiConsumer<CpgConnection, Throwable> errorHandler) {
+    public EventLoop(String name, Executor executor, BiConsumer<EventSink, Throwable> errorHandler) {
         this.name = name;
         this.executor = executor;
         this.errorHandler = errorHandler;
