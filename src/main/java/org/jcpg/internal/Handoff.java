@@ -46,6 +46,16 @@ public final class Handoff {
                 return thread;
             });
 
+    /**
+     * Test-only fault injection, off (and folded away by the JIT) unless the system property
+     * {@code jcpg.test.loseHandoffTasks} is a positive count: that many pooled hand-off tasks
+     * make their worker die of OutOfMemoryError before it serves the session, as a worker that
+     * runs out of heap between taking the task and starting it would.
+     */
+    private static final int TASKS_TO_LOSE = Integer.getInteger("jcpg.test.loseHandoffTasks", 0);
+    private static final boolean LOSING_TASKS = TASKS_TO_LOSE > 0;
+    private static final AtomicInteger TASKS_LOST = new AtomicInteger();
+
     private final Thread caller;
     private final Runnable wake;
     private volatile Thread worker;
@@ -72,7 +82,7 @@ public final class Handoff {
     public static int call(Work work, Runnable wake) {
         Handoff session = new Handoff(Thread.currentThread(), wake);
         try {
-            WORKERS.execute(() -> session.serve(work));
+            WORKERS.execute(() -> session.servePooled(work));
             return session.await();
         } finally {
             if (!session.finished) {
@@ -80,6 +90,13 @@ public final class Handoff {
                 session.abandon();
             }
         }
+    }
+
+    private void servePooled(Work work) {
+        if (LOSING_TASKS && TASKS_LOST.getAndIncrement() < TASKS_TO_LOSE) {
+            throw new OutOfMemoryError("injected (jcpg.test.loseHandoffTasks): the worker dies before it serves");
+        }
+        serve(work);
     }
 
     private void serve(Work work) {
