@@ -104,6 +104,11 @@ public final class Handoff {
         this.work = work;
     }
 
+    /** A session of the current thread whose work no pooled worker is asked to run (for unit tests). */
+    static Handoff unsubmitted(Work work, Runnable wake) {
+        return new Handoff(Thread.currentThread(), wake, work);
+    }
+
     /**
      * Runs {@code work} on a worker and returns its result; meanwhile runs,
      * on this thread, the callbacks it passes to {@link #runOnCaller}.
@@ -131,12 +136,12 @@ public final class Handoff {
     }
 
     /** Whether the current thread is, or now becomes, the one that runs the work. */
-    private boolean claim() {
+    boolean claim() {
         Thread me = Thread.currentThread();
         return runner == me || RUNNER.compareAndSet(this, (Thread) null, me);
     }
 
-    private void serve() {
+    void serve() {
         if (!claim()) {
             // The caller gave up on this (late) task and runs the work elsewhere.
             return;
@@ -156,7 +161,7 @@ public final class Handoff {
         }
     }
 
-    private int await() {
+    int await() {
         boolean interrupted = false;
         Throwable callbackFailure = null;
         long since = System.nanoTime();
