@@ -18,6 +18,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * <li>{@code heap-exhaustion GROUPHEX}: callbacks fill the heap (run it with a small -Xmx) while
  *     dispatches go on from default platform threads (through hand-off workers), then the heap is
  *     freed and a last dispatch must deliver within a deadline.
+ * <li>{@code lost-handoff GROUPHEX}: run with {@code -Djcpg.test.loseHandoffTasks=N}; dispatches
+ *     from default platform threads, whose hand-off tasks the first N workers lose, must deliver
+ *     within a deadline, round after round.
  * </ul>
  */
 public final class MisuseChildMain {
@@ -29,6 +32,7 @@ public final class MisuseChildMain {
         switch (args[0]) {
             case "interrupted-send" -> interruptedSend(GroupName.ofBytes(HexFormat.of().parseHex(args[1])));
             case "heap-exhaustion" -> heapExhaustion(GroupName.ofBytes(HexFormat.of().parseHex(args[1])));
+            case "lost-handoff" -> lostHandoff(GroupName.ofBytes(HexFormat.of().parseHex(args[1])));
             default -> throw new IllegalArgumentException(args[0]);
         }
         System.out.flush();
@@ -130,6 +134,29 @@ public final class MisuseChildMain {
         }
         System.gc();
         System.out.println("FREED stuckUnderFullHeap=" + errors);
+        dispatchOnPlatformThread(cpg, delivered, "AFTER");
+    }
+
+    private static void lostHandoff(GroupName group) throws Exception {
+        java.util.concurrent.atomic.AtomicInteger delivered = new java.util.concurrent.atomic.AtomicInteger();
+        CpgConnection cpg = CpgConnection.open(new CpgListener() {
+            @Override
+            public void onMessage(CpgConnection c, Message m) {
+                delivered.incrementAndGet();
+            }
+        });
+        cpg.join(group);
+        for (int round = 0; round < 3; round++) {
+            dispatchOnPlatformThread(cpg, delivered, "ROUND");
+        }
+    }
+
+    /**
+     * Sends a message, then dispatches on a new default platform thread (a hand-off) until it
+     * arrives or 20 s pass; prints {@code prefix} with whether the thread returned and how.
+     */
+    private static void dispatchOnPlatformThread(CpgConnection cpg, java.util.concurrent.atomic.AtomicInteger delivered,
+                                                 String prefix) throws Exception {
         int before = delivered.get();
         cpg.multicast(Guarantee.AGREED, new byte[2]);
         AtomicReference<String> outcome = new AtomicReference<>("none");
@@ -148,7 +175,7 @@ public final class MisuseChildMain {
         long start = System.nanoTime();
         last.start();
         last.join(30_000);
-        System.out.println("AFTER returned=" + !last.isAlive() + " ms=" + (System.nanoTime() - start) / 1_000_000
+        System.out.println(prefix + " returned=" + !last.isAlive() + " ms=" + (System.nanoTime() - start) / 1_000_000
                 + " outcome=" + outcome.get());
         if (last.isAlive()) {
             StringBuilder stack = new StringBuilder("STACK");
