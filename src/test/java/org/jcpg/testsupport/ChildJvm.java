@@ -3,6 +3,7 @@ package org.jcpg.testsupport;
 import static java.nio.charset.StandardCharsets.UTF_8;
 
 import java.io.BufferedReader;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -49,7 +50,9 @@ public final class ChildJvm implements AutoCloseable {
 
     /** How to start a child JVM: its main class, launcher, JVM options and arguments. */
     public static final class Spec {
-        private final Class<?> main;
+        private final String main;
+        private String classPath = System.getProperty("java.class.path");
+        private File stdout;
         private final List<String> launcher = new ArrayList<>();
         private final List<String> jvmOptions = new ArrayList<>();
         private final List<String> args = new ArrayList<>();
@@ -59,9 +62,21 @@ public final class ChildJvm implements AutoCloseable {
         private EventFilter filter = event -> true;
         private boolean nativeAccess = true;
 
-        private Spec(Class<?> main) {
+        private Spec(String main, String label) {
             this.main = main;
-            this.label = main.getSimpleName();
+            this.label = label;
+        }
+
+        /** Instead of this JVM's class path (say, one that another user may read). */
+        public Spec classPath(String path) {
+            this.classPath = path;
+            return this;
+        }
+
+        /** A plain child's stdout goes to {@code file} (e.g. /dev/full) instead of a pipe. */
+        public Spec stdoutTo(File file) {
+            this.stdout = file;
+            return this;
         }
 
         /** A prefix that ends by exec'ing the JVM command (the JVM keeps its pid). */
@@ -127,14 +142,18 @@ public final class ChildJvm implements AutoCloseable {
             // The CDS archive: the child starts sooner.
             command.add("-Xshare:auto");
             command.addAll(jvmOptions);
-            command.addAll(List.of("-cp", System.getProperty("java.class.path"), main.getName()));
+            command.addAll(List.of("-cp", classPath, main));
             command.addAll(args);
             return command;
         }
 
         private Process process() {
+            ProcessBuilder builder = new ProcessBuilder(commandLine());
+            if (stdout != null) {
+                builder.redirectOutput(stdout);
+            }
             try {
-                return new ProcessBuilder(commandLine()).start();
+                return builder.start();
             } catch (IOException e) {
                 throw new AssertionError("cannot start " + label + ": " + commandLine(), e);
             }
@@ -142,6 +161,9 @@ public final class ChildJvm implements AutoCloseable {
 
         /** Starts a protocol child; returns once it printed {@code READY pid}. */
         public ChildJvm start() throws InterruptedException {
+            if (stdout != null) {
+                throw new IllegalStateException("a protocol child needs its stdout");
+            }
             ChildJvm child = new ChildJvm(process(), label, replyTimeout, filter);
             child.awaitReady(readyTimeout);
             return child;
@@ -236,7 +258,12 @@ public final class ChildJvm implements AutoCloseable {
 
     /** Starting a child JVM that runs {@code main}. */
     public static Spec of(Class<?> main) {
-        return new Spec(main);
+        return new Spec(main.getName(), main.getSimpleName());
+    }
+
+    /** Starting a child JVM that runs a single source file (the source launcher). */
+    public static Spec ofSource(Path source) {
+        return new Spec(source.toString(), source.getFileName().toString());
     }
 
     private final Process process;
