@@ -249,10 +249,15 @@ public final class ChildJvm implements AutoCloseable {
             }
         }
 
+        /** Kills it if it is still running. */
         @Override
-        public void close() throws InterruptedException {
+        public void close() {
             process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
+            try {
+                process.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -277,7 +282,7 @@ public final class ChildJvm implements AutoCloseable {
     private final List<String> events = new ArrayList<>();
     private final List<String> other = new ArrayList<>();
     private final Deque<String> stderrTail = new ArrayDeque<>();
-    private boolean ended;
+    private volatile boolean ended;
     private String ready;
 
     private ChildJvm(Process process, String label, Duration replyTimeout, EventFilter filter) {
@@ -360,7 +365,10 @@ public final class ChildJvm implements AutoCloseable {
         }
         if (ready == null || !ready.equals("READY " + process.pid())) {
             String said = ready == null ? (ended ? "its end" : "nothing within " + timeout) : ready;
+            // Closing stdin ends a JVM that a launcher did not exec in place (so it outlives the kill).
+            commands.close();
             process.destroyForcibly();
+            settle();
             throw new AssertionError(this + " did not start: it printed " + said + " for READY " + process.pid()
                     + diagnosis());
         }
@@ -404,6 +412,7 @@ public final class ChildJvm implements AutoCloseable {
                 replies.add(EOF);
             }
             String said = reply == null ? "nothing within " + timeout : EOF.equals(reply) ? "its end" : reply;
+            settle();
             throw new AssertionError(this + " answered " + said + " to '" + command + "'" + diagnosis());
         }
         return reply.substring(ok.length()).strip();
@@ -448,11 +457,21 @@ public final class ChildJvm implements AutoCloseable {
             }
             long left = deadline - System.nanoTime();
             if (ended || left <= 0) {
+                settle();
                 throw new AssertionError(this + ": no event matched " + (ended ? "before its end" : "within " + timeout)
                         + diagnosis());
             }
             TimeUnit.NANOSECONDS.timedWait(this, Math.min(left, 100_000_000));
         }
+    }
+
+    /**
+     * Before a failure message: gives stderr (which trails stdout) and a child whose stdout
+     * has ended a moment to arrive and to exit, so the message shows why.
+     */
+    private void settle() throws InterruptedException {
+        process.waitFor(ended ? 2000 : 200, TimeUnit.MILLISECONDS);
+        Thread.sleep(100);
     }
 
     /** Waits until the child's process ends; fails after {@code timeout}. Returns the exit status. */
@@ -497,12 +516,17 @@ public final class ChildJvm implements AutoCloseable {
 
     /** Tells it to {@code exit}; kills it if it has not within 5 s. */
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         if (process.isAlive()) {
             commands.println("exit");
-            if (!process.waitFor(5, TimeUnit.SECONDS)) {
+            try {
+                if (!process.waitFor(5, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                    process.waitFor(10, TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
                 process.destroyForcibly();
-                process.waitFor(10, TimeUnit.SECONDS);
+                Thread.currentThread().interrupt();
             }
         }
     }
