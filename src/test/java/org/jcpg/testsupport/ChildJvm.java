@@ -34,7 +34,10 @@ import java.util.function.Predicate;
  * stdout ends.
  *
  * <p>Programs that do not speak the protocol (they run to their end) start
- * with {@link Spec#startPlain()} or {@link Spec#run(Duration)}.
+ * with {@link Spec#startPlain()} or {@link Spec#run(Duration)}: their stdin
+ * is closed, stdout and stderr are collected whole (both at once, so neither
+ * pipe can fill and stall the child), and a child past its deadline is
+ * killed and fails the test with what it printed.
  */
 public final class ChildJvm implements AutoCloseable {
     private static final String EOF = "\u0000EOF";
