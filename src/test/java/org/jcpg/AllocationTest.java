@@ -5,12 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
+import org.jcpg.testsupport.ChildJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -63,13 +63,10 @@ class AllocationTest {
     }
 
     private static void assertInChildJvm(String path) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process child = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), AllocationTest.class.getName(), path)
-                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        System.out.print(output);
-        assertThat(child.waitFor()).as("exit status of the child JVM for %s", path).isZero();
+        ChildJvm.Finished child = ChildJvm.of(AllocationTest.class).args(path).run(Duration.ofSeconds(590));
+        System.out.print(child.out());
+        System.err.print(child.err());
+        assertThat(child.exit()).as("exit status of the child JVM for %s", path).isZero();
     }
 
     /** In the child JVM: measures one path; exits with 1 if no window was below its bound. */

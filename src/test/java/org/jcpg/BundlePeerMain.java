@@ -1,9 +1,5 @@
 package org.jcpg;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
-
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -12,11 +8,11 @@ import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
 import org.jcpg.bundling.BundlingStatistics;
+import org.jcpg.testsupport.ChildProtocol;
 
 /**
  * A member of a bundled group in a child JVM ({@link PeerProcess.Program#BUNDLE_PEER}), for
- * {@link BundlingTest}: it prints {@code READY <pid>}, then reads a command a line and answers
- * {@code OK verb [RESULT]} or {@code ERR verb PROBLEM}:
+ * {@link BundlingTest}. It speaks {@link ChildProtocol}; its commands:
  * <ul>
  * <li>{@code join HEX}: opens a connection on an event loop with a {@link BundlingReceiver}
  *     in front of a {@link BundleRecorder}, joins, makes a {@link BundlingSender};
@@ -26,7 +22,7 @@ import org.jcpg.bundling.BundlingStatistics;
  * <li>{@code report TOTAL}: waits until TOTAL messages were delivered, answers
  *     {@link BundleRecorder#report()};
  * <li>{@code from PID}: waits until PID left the group, answers {@link BundleRecorder#reportFrom};
- * <li>{@code exit}: halts (as does the end of stdin).
+ * <li>{@code exit} (the protocol's): halts.
  * </ul>
  */
 public final class BundlePeerMain {
@@ -36,11 +32,6 @@ public final class BundlePeerMain {
     private static BundlingSender sender;
 
     private BundlePeerMain() {
-    }
-
-    private static synchronized void print(String line) {
-        System.out.println(line);
-        System.out.flush();
     }
 
     private static void join(GroupName group) throws InterruptedException {
@@ -80,44 +71,28 @@ public final class BundlePeerMain {
                 }
                 sender.flush(Duration.ofSeconds(60));
                 BundlingStatistics s = sender.statistics();
-                print("EV SENT " + s.accepted() + " " + s.bundles());
+                ChildProtocol.event("SENT " + s.accepted() + " " + s.bundles());
             } catch (Throwable t) {
-                print("EV SENDERROR " + t);
+                ChildProtocol.event("SENDERROR " + t);
             }
         });
     }
 
-    public static void main(String[] args) throws Exception {
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, UTF_8));
-        print("READY " + ProcessHandle.current().pid());
-        String line;
-        while ((line = in.readLine()) != null) {
-            String[] words = line.trim().split(" ");
-            String verb = words[0];
-            try {
-                String result = "";
-                switch (verb) {
-                    case "join" -> join(GroupName.ofBytes(HexFormat.of().parseHex(words[1])));
-                    case "send" -> send(Integer.parseInt(words[1]), Integer.parseInt(words[2]), Integer.parseInt(words[3]));
-                    case "report" -> {
-                        RECORDER.awaitTotal(Long.parseLong(words[1]), 60_000);
-                        result = " " + RECORDER.report();
+    public static void main(String[] args) {
+        new ChildProtocol()
+                .on("join", c -> join(GroupName.ofBytes(HexFormat.of().parseHex(c.word(1)))))
+                .on("send", c -> send(c.intWord(1), c.intWord(2), c.intWord(3)))
+                .answer("report", c -> {
+                    RECORDER.awaitTotal(c.longWord(1), 60_000);
+                    return RECORDER.report();
+                })
+                .answer("from", c -> {
+                    int pid = c.intWord(1);
+                    if (!RECORDER.awaitLeft(pid, 30_000)) {
+                        throw new IllegalStateException(pid + " never left");
                     }
-                    case "from" -> {
-                        int pid = Integer.parseInt(words[1]);
-                        if (!RECORDER.awaitLeft(pid, 30_000)) {
-                            throw new IllegalStateException(pid + " never left");
-                        }
-                        result = " " + RECORDER.reportFrom(pid);
-                    }
-                    case "exit" -> Runtime.getRuntime().halt(0);
-                    default -> throw new IllegalArgumentException("unknown command " + line);
-                }
-                print("OK " + verb + result);
-            } catch (Throwable t) {
-                print("ERR " + verb + " " + t);
-            }
-        }
-        Runtime.getRuntime().halt(0);
+                    return RECORDER.reportFrom(pid);
+                })
+                .serve();
     }
 }

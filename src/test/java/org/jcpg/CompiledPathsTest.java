@@ -5,10 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.testsupport.ChildJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -43,14 +43,11 @@ class CompiledPathsTest {
     @Test
     @Timeout(300)
     void aSecondConnectionKeepsTheCompiledPathsOfTheFirst() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process child = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
-                "-Xbatch", "-XX:CompileThresholdScaling=0.1", "-XX:+PrintCompilation",
-                "-cp", System.getProperty("java.class.path"), CompiledPathsTest.class.getName())
-                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        List<String> lines = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8)
-                .lines().toList();
-        assertThat(child.waitFor()).as("exit status of the child JVM").isZero();
+        ChildJvm.Finished child = ChildJvm.of(CompiledPathsTest.class)
+                .jvmOptions("-Xbatch", "-XX:CompileThresholdScaling=0.1", "-XX:+PrintCompilation")
+                .run(Duration.ofSeconds(280));
+        List<String> lines = child.lines();
+        assertThat(child.exit()).as("exit status of the child JVM; its stderr:\n%s", child.err()).isZero();
         int mark = lines.indexOf(MARK);
         assertThat(mark).as("the child's marker line").isPositive();
         assertThat(lines.subList(0, mark)).as("C2 compiled the first connection's delivery path")

@@ -2,33 +2,23 @@ package org.jcpg;
 
 import static org.assertj.core.api.Assertions.fail;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import org.jcpg.testsupport.ChildJvm;
 
 /**
- * A {@link DaemonPeerMain} in a child JVM inside a {@link CorosyncNode}'s
+ * A {@link DaemonPeerMain} in a {@link ChildJvm} inside a {@link CorosyncNode}'s
  * network namespace. Its message events are checked as they arrive (there
  * may be tens of thousands): per sender, sequence numbers must rise
  * strictly, and no message may arrive between a connection loss and the
  * reconnection. Every other event line is kept, in order.
  */
 final class DaemonPeer implements AutoCloseable {
-    private static final String EOF = "\u0000EOF";
-
     /** What one receiver saw of one sender's messages. */
     static final class Sender {
         long last = -1;
@@ -40,43 +30,28 @@ final class DaemonPeer implements AutoCloseable {
 
     final Process process;
     private final String label;
-    private final List<String> events = new ArrayList<>();
+    private final ChildJvm child;
     private final Map<Long, Sender> senders = new LinkedHashMap<>();
     private long messagesWhileLost;
     private boolean lost;
     private boolean reconnected;
-    private final BlockingQueue<String> replies = new LinkedBlockingQueue<>();
-    private final PrintWriter commands;
 
-    private DaemonPeer(Process process, String label) {
-        this.process = process;
+    private DaemonPeer(CorosyncNode node, String label) throws InterruptedException {
         this.label = label;
-        this.commands = new PrintWriter(process.getOutputStream(), true, StandardCharsets.UTF_8);
-        Thread.ofPlatform().daemon().name("daemon-peer-reader").start(() -> {
-            try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = out.readLine()) != null) {
-                    if (line.startsWith("EV ")) {
-                        event(line.substring(3));
-                    } else {
-                        replies.add(line);
-                    }
-                }
-            } catch (IOException ignored) {
-                // the peer is gone
-            }
-            replies.add(EOF);
-        });
+        this.child = ChildJvm.of(DaemonPeerMain.class).launcher(node.enter(List.of()))
+                .jvmOptions("-XX:TieredStopAtLevel=1").label("peer " + label).events(this::event).start();
+        this.process = child.process();
     }
 
-    private synchronized void event(String event) {
+    /** Checks and counts a message event (not kept); keeps every other event. */
+    private synchronized boolean event(String event) {
         if (event.startsWith("MSG ")) {
             String[] words = event.split(" ");
             long pid = Long.parseLong(words[1]);
             Sender s = senders.computeIfAbsent(pid, p -> new Sender());
             if (words[2].equals("?")) {
                 s.violations.add("unrecognized message from " + pid);
-                return;
+                return false;
             }
             long seq = Long.parseLong(words[2]);
             if (seq <= s.last && s.violations.size() < 20) {
@@ -93,41 +68,23 @@ final class DaemonPeer implements AutoCloseable {
                     s.firstAfterReconnect = seq;
                 }
             }
-            return;
+            return false;
         }
         if (event.startsWith("LOST ")) {
             lost = true;
         } else if (event.startsWith("RECONNECTED ")) {
             reconnected = true;
         }
-        events.add(event);
-        notifyAll();
+        return true;
     }
 
     /**
-     * Starts the peer JVM in {@code node}'s network namespace.
+     * Starts the peer JVM in {@code node}'s network namespace (nsenter execs the JVM in place).
      *
      * @param label names the peer in failure messages
      */
     static DaemonPeer start(CorosyncNode node, String label) throws InterruptedException {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process process;
-        try {
-            process = new ProcessBuilder(node.enter(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xshare:auto",
-                    "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), DaemonPeerMain.class.getName())))
-                    .redirectError(ProcessBuilder.Redirect.INHERIT)
-                    .start();
-        } catch (IOException e) {
-            throw new AssertionError("cannot start a peer JVM", e);
-        }
-        DaemonPeer peer = new DaemonPeer(process, label);
-        String ready = peer.replies.poll(30, TimeUnit.SECONDS);
-        // nsenter execs the JVM in place: the process is the JVM.
-        if (ready == null || !ready.equals("READY " + process.pid())) {
-            process.destroyForcibly();
-            fail("peer " + label + " did not start: " + ready);
-        }
-        return peer;
+        return new DaemonPeer(node, label);
     }
 
     /** A peer with an event loop joined to {@code group}. */
@@ -153,24 +110,16 @@ final class DaemonPeer implements AutoCloseable {
     }
 
     String command(String command, Duration timeout) throws InterruptedException {
-        commands.println(command);
-        String reply = replies.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        String ok = "OK " + command.split(" ")[0];
-        if (reply == null || !(reply.equals(ok) || reply.startsWith(ok + " "))) {
-            String exit = process.isAlive() ? "" : " (exited with " + process.exitValue() + ")";
-            return fail("peer " + label + " (" + pid() + ") answered " + reply + exit + " to " + command
-                    + " within " + timeout + "; events: " + events());
-        }
-        return reply.substring(ok.length()).trim();
+        return child.call(command, timeout);
     }
 
     /** The event lines other than messages, in order. */
-    synchronized List<String> events() {
-        return List.copyOf(events);
+    List<String> events() {
+        return child.events();
     }
 
-    synchronized List<String> events(String prefix) {
-        return events.stream().filter(e -> e.startsWith(prefix)).toList();
+    List<String> events(String prefix) {
+        return events().stream().filter(e -> e.startsWith(prefix)).toList();
     }
 
     /** What this peer received from {@code senderPid} so far (a copy). */
@@ -198,20 +147,8 @@ final class DaemonPeer implements AutoCloseable {
     }
 
     /** Waits until some event line matches, and returns the first that does. */
-    synchronized String awaitEvent(Predicate<String> condition, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            for (String event : events) {
-                if (condition.test(event)) {
-                    return event;
-                }
-            }
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
-                return fail("peer " + label + ": no event matched within " + timeout + "; events: " + events);
-            }
-            wait(Math.max(1, Math.min(100, left / 1_000_000)));
-        }
+    String awaitEvent(Predicate<String> condition, Duration timeout) throws InterruptedException {
+        return child.awaitEvent(condition, timeout);
     }
 
     /** Waits until the condition on this peer's view holds. */
@@ -219,7 +156,7 @@ final class DaemonPeer implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!condition.test(this)) {
             if (System.nanoTime() > deadline) {
-                fail("peer " + label + ": not within " + timeout + ": " + what + "; events: " + events());
+                fail("peer " + label + ": not within " + timeout + ": " + what + child.diagnosis());
             }
             Thread.sleep(20);
         }
@@ -234,23 +171,13 @@ final class DaemonPeer implements AutoCloseable {
 
     /** Tells the peer to close everything and exit; returns its exit status. */
     int quit() throws InterruptedException {
-        commands.println("quit");
-        if (!process.waitFor(30, TimeUnit.SECONDS)) {
-            return fail("peer " + label + " (" + pid() + ") did not exit within 30 s of quit; events: " + events());
-        }
-        return process.exitValue();
+        child.send("quit");
+        return child.awaitExit(Duration.ofSeconds(30));
     }
 
     @Override
     public void close() throws InterruptedException {
-        if (!process.isAlive()) {
-            return;
-        }
-        commands.println("exit");
-        if (!process.waitFor(5, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
-        }
+        child.close();
     }
 
     @Override

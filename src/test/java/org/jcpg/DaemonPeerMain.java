@@ -2,9 +2,7 @@ package org.jcpg;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,14 +16,14 @@ import java.util.concurrent.Executors;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.ChildProtocol;
 
 /**
  * A CPG client in a child JVM that runs inside the network namespace of a
  * {@link CorosyncNode} (see {@link DaemonPeer}), so that a test can kill
  * that daemon under it and watch what jcpg reports.
  *
- * <p>It prints {@code READY <pid>}, then reads one command a line and answers
- * {@code OK verb [RESULT]} or {@code ERR verb PROBLEM}:
+ * <p>It speaks {@link ChildProtocol}; its commands:
  * <ul>
  * <li>{@code loop EXECUTOR RECONNECT}: starts a {@link CpgEventLoop} named {@code peer-loop};
  *     EXECUTOR {@code none} or {@code virtual} (callbacks on virtual threads); RECONNECT
@@ -51,7 +49,8 @@ import java.util.stream.Stream;
  *     {@code EV DISPATCHEND i CpgException ERROR code} or {@code EV DISPATCHEND i other THROWABLE};
  * <li>{@code closeplain I...}: closes those plain connections; answers the milliseconds it took;
  * <li>{@code quit}: closes everything, prints {@code BYE} and exits with status 0;
- * <li>{@code exit} (or the end of stdin): halts at once.
+ * <li>{@code ping}: answers OK;
+ * <li>{@code exit} (the protocol's): halts at once.
  * </ul>
  * Events: {@code EV MSG senderPid seq}, {@code EV CONFCHG hex joined=.. left=.. members=..},
  * {@code EV TOTEM ring nodes}, {@code EV LOST ERROR code operation isLost=B},
@@ -76,27 +75,22 @@ public final class DaemonPeerMain {
     private DaemonPeerMain() {
     }
 
-    private static synchronized void print(String line) {
-        System.out.println(line);
-        System.out.flush();
-    }
-
     private static final CpgListener LISTENER = new CpgListener() {
         @Override
         public void onEvent(CpgConnection c, CpgEvent event) {
             switch (event) {
                 case Message m -> {
                     var matcher = TEXT.matcher(new String(m.toByteArray(), UTF_8));
-                    print(matcher.matches() ? "EV MSG " + matcher.group(1) + " " + matcher.group(2)
-                            : "EV MSG " + m.pid() + " ?");
+                    ChildProtocol.event(matcher.matches() ? "MSG " + matcher.group(1) + " " + matcher.group(2)
+                            : "MSG " + m.pid() + " ?");
                 }
-                case MembershipChange change -> print("EV CONFCHG " + HexFormat.of().formatHex(change.group().toBytes())
+                case MembershipChange change -> ChildProtocol.event("CONFCHG " + HexFormat.of().formatHex(change.group().toBytes())
                         + " joined=" + PeerMain.members(change.joined(), true) + " left=" + PeerMain.members(change.left(), true)
                         + " members=" + PeerMain.members(change.members(), false));
-                case TotemChange t -> print("EV TOTEM " + t.ringId() + " " + t.nodeIds());
-                case ConnectionLost lost -> print("EV LOST " + lost.cause().error() + " " + lost.cause().code()
+                case TotemChange t -> ChildProtocol.event("TOTEM " + t.ringId() + " " + t.nodeIds());
+                case ConnectionLost lost -> ChildProtocol.event("LOST " + lost.cause().error() + " " + lost.cause().code()
                         + " " + lost.cause().operation() + " isLost=" + c.isLost());
-                case Reconnected r -> print("EV RECONNECTED " + r.attempts() + " "
+                case Reconnected r -> ChildProtocol.event("RECONNECTED " + r.attempts() + " "
                         + (r.group() == null ? "null" : HexFormat.of().formatHex(r.group().toBytes())));
             }
         }
@@ -104,7 +98,7 @@ public final class DaemonPeerMain {
 
     private static void startLoop(String executorKind, String reconnect) {
         CpgEventLoop.Builder builder = CpgEventLoop.builder().name(LOOP_THREAD)
-                .errorHandler((c, failure) -> print("EV CALLBACKFAIL " + failure));
+                .errorHandler((c, failure) -> ChildProtocol.event("CALLBACKFAIL " + failure));
         switch (executorKind) {
             case "none" -> { }
             case "virtual" -> {
@@ -131,14 +125,14 @@ public final class DaemonPeerMain {
                     sent++;
                 } catch (CpgException e) {
                     sendErrors++;
-                    print("EV SENDERR " + n + " " + e.error() + " " + e.code() + " " + e.operation());
+                    ChildProtocol.event("SENDERR " + n + " " + e.error() + " " + e.code() + " " + e.operation());
                     if (stopOnError && !e.isRetryable()) {
                         return;
                     }
                     pause(20);
                     continue;
                 } catch (RuntimeException e) {
-                    print("EV SENDFAIL " + n + " " + e);
+                    ChildProtocol.event("SENDFAIL " + n + " " + e);
                     return;
                 }
                 if (n % 5 == 4) {
@@ -208,11 +202,11 @@ public final class DaemonPeerMain {
         Runnable dispatch = () -> {
             try {
                 int n = cpg.dispatch(DispatchMode.BLOCKING);
-                print("EV DISPATCHEND " + index + " returned " + n);
+                ChildProtocol.event("DISPATCHEND " + index + " returned " + n);
             } catch (CpgException e) {
-                print("EV DISPATCHEND " + index + " CpgException " + e.error() + " " + e.code());
+                ChildProtocol.event("DISPATCHEND " + index + " CpgException " + e.error() + " " + e.code());
             } catch (Throwable t) {
-                print("EV DISPATCHEND " + index + " other " + t);
+                ChildProtocol.event("DISPATCHEND " + index + " other " + t);
             }
         };
         switch (threadKind) {
@@ -224,7 +218,7 @@ public final class DaemonPeerMain {
         return String.valueOf(index);
     }
 
-    private static long closePlain(String[] indexes) {
+    private static long closePlain(List<String> indexes) {
         long start = System.nanoTime();
         for (String index : indexes) {
             CpgConnection cpg;
@@ -254,72 +248,45 @@ public final class DaemonPeerMain {
         if (executor != null) {
             executor.shutdown();
         }
-        print("BYE");
+        System.out.println("BYE");
+        System.out.flush();
         System.exit(0);
     }
 
-    public static void main(String[] args) throws Exception {
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, UTF_8));
-        print("READY " + PID);
-        String line;
-        while ((line = in.readLine()) != null) {
-            String[] words = line.trim().split(" ");
-            String verb = words[0];
-            try {
-                String result = switch (verb) {
-                    case "loop" -> {
-                        startLoop(words[1], words[2]);
-                        yield "";
-                    }
-                    case "join" -> {
-                        group = groupOf(words[1]);
-                        connection = loop.open(LISTENER);
-                        connection.join(group);
-                        yield "";
-                    }
-                    case "send" -> {
-                        startSending(words[1].equals("stop"));
-                        yield "";
-                    }
-                    case "stopsend" -> {
-                        sending = false;
-                        sender.join(10_000);
-                        yield seq + " " + sent + " " + sendErrors + (sender.isAlive() ? " still-running" : "");
-                    }
-                    case "seq" -> String.valueOf(seq);
-                    case "trysend" -> trySend();
-                    case "stats" -> {
-                        CpgStatistics s = connection.statistics();
-                        yield "lost=" + connection.isLost() + " closed=" + connection.isClosed()
-                                + " sent=" + s.messagesSent() + " delivered=" + s.messagesDelivered()
-                                + " other=" + s.otherEvents() + " dispatches=" + s.dispatchCalls();
-                    }
-                    case "cpu" -> cpu();
-                    case "shm" -> shm();
-                    case "membership" -> PeerMain.members(connection.membership(group), false);
-                    case "closeloop" -> {
-                        long start = System.nanoTime();
-                        loop.close();
-                        yield String.valueOf((System.nanoTime() - start) / 1_000_000);
-                    }
-                    case "plain" -> openPlain(groupOf(words[1]), words[2]);
-                    case "closeplain" -> String.valueOf(closePlain(java.util.Arrays.copyOfRange(words, 1, words.length)));
-                    case "ping" -> "";
-                    case "quit" -> {
-                        quit();
-                        yield "";
-                    }
-                    case "exit" -> {
-                        Runtime.getRuntime().halt(0);
-                        yield "";
-                    }
-                    default -> throw new IllegalArgumentException("unknown command " + line);
-                };
-                print("OK " + verb + (result.isEmpty() ? "" : " " + result));
-            } catch (Throwable t) {
-                print("ERR " + verb + " " + t);
-            }
-        }
-        Runtime.getRuntime().halt(0);
+    public static void main(String[] args) {
+        new ChildProtocol()
+                .on("loop", c -> startLoop(c.word(1), c.word(2)))
+                .on("join", c -> {
+                    group = groupOf(c.word(1));
+                    connection = loop.open(LISTENER);
+                    connection.join(group);
+                })
+                .on("send", c -> startSending(c.word(1).equals("stop")))
+                .answer("stopsend", c -> {
+                    sending = false;
+                    sender.join(10_000);
+                    return seq + " " + sent + " " + sendErrors + (sender.isAlive() ? " still-running" : "");
+                })
+                .answer("seq", c -> String.valueOf(seq))
+                .answer("trysend", c -> trySend())
+                .answer("stats", c -> {
+                    CpgStatistics s = connection.statistics();
+                    return "lost=" + connection.isLost() + " closed=" + connection.isClosed()
+                            + " sent=" + s.messagesSent() + " delivered=" + s.messagesDelivered()
+                            + " other=" + s.otherEvents() + " dispatches=" + s.dispatchCalls();
+                })
+                .answer("cpu", c -> cpu())
+                .answer("shm", c -> shm())
+                .answer("membership", c -> PeerMain.members(connection.membership(group), false))
+                .answer("closeloop", c -> {
+                    long start = System.nanoTime();
+                    loop.close();
+                    return String.valueOf((System.nanoTime() - start) / 1_000_000);
+                })
+                .answer("plain", c -> openPlain(groupOf(c.word(1)), c.word(2)))
+                .answer("closeplain", c -> String.valueOf(closePlain(c.wordsFrom(1))))
+                .on("ping", c -> { })
+                .on("quit", c -> quit())
+                .serve();
     }
 }

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jcpg.testsupport.ChildJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -50,34 +51,16 @@ class MissingLibraryTest {
     @Timeout(120)
     void openThrowsUnsatisfiedLinkErrorEveryTimeWhenLibcpgCannotBeLoaded() throws Exception {
         Path library = realLibcpg();
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = List.of("unshare", "--mount", "--propagation", "private",
-                "sh", "-c", "mount --bind /dev/null \"$1\" && shift && exec \"$@\"", "sh", library.toString(),
-                java, "--enable-native-access=ALL-UNNAMED", "-Xshare:auto", "-XX:TieredStopAtLevel=1",
-                "-cp", System.getProperty("java.class.path"), MissingLibraryMain.class.getName());
-        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
-        java.io.ByteArrayOutputStream output = new java.io.ByteArrayOutputStream();
-        Thread reader = Thread.ofPlatform().daemon().name("child-output").start(() -> {
-            try {
-                child.getInputStream().transferTo(output);
-            } catch (IOException ignored) {
-                // the child is gone
-            }
-        });
-        boolean exited = child.waitFor(60, TimeUnit.SECONDS);
-        if (!exited) {
-            child.destroyForcibly();
-            child.waitFor(10, TimeUnit.SECONDS);
-        }
-        reader.join(Duration.ofSeconds(10));
-        String out;
-        synchronized (output) {
-            out = output.toString(StandardCharsets.UTF_8);
-        }
-        assertThat(exited).as("child exited within 60 s; output:\n" + out).isTrue();
+        // Fails (and kills the child) if it has not ended within 60 s.
+        ChildJvm.Finished child = ChildJvm.of(MissingLibraryMain.class)
+                .launcher(List.of("unshare", "--mount", "--propagation", "private",
+                        "sh", "-c", "mount --bind /dev/null \"$1\" && shift && exec \"$@\"", "sh", library.toString()))
+                .jvmOptions("-XX:TieredStopAtLevel=1")
+                .run(Duration.ofSeconds(60));
+        String out = child.out() + child.err();
         System.out.println("MissingLibraryTest: library " + library + "; child said:\n" + out);
 
-        assertThat(child.exitValue()).as("child exit status; output:\n" + out).isZero();
+        assertThat(child.exit()).as("child exit status; output:\n" + out).isZero();
         List<String> lines = out.lines().toList();
         assertThat(lines).as("the pure-Java API works without libcpg").contains("NAME x 1 true", "NAME after 5 true");
         assertThat(lines).contains("DONE");

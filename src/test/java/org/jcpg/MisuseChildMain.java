@@ -1,26 +1,25 @@
 package org.jcpg;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.testsupport.ChildProtocol;
 
 /**
- * Scenarios of careless use, each in a JVM of its own (see {@link MisuseChild}):
- * they print what happened as lines of {@code key=value} words.
+ * Scenarios of careless use, each in a JVM of its own (see {@link MisuseChild}). It speaks
+ * {@link ChildProtocol}; a scenario reports what happened as events of {@code key=value} words
+ * ({@code EV FAILED throwable} if it threw) and halts the JVM at its end.
  *
  * <ul>
- * <li>{@code interrupted-send GROUPHEX}: joins, prints READY, waits for "go" on stdin (the
- *     test has stopped the daemon by then), fills the daemon's queue, then reports timed sends
+ * <li>{@code interrupted-send GROUPHEX}: joins (answers OK when joined); then {@code go} (the
+ *     test has stopped the daemon by then) fills the daemon's queue, then reports timed sends
  *     with extreme timeouts and timed sends that another thread interrupts.
  * <li>{@code heap-exhaustion GROUPHEX}: callbacks fill the heap (run it with a small -Xmx) while
  *     dispatches go on from default platform threads (through hand-off workers), then the heap is
- *     freed and a last dispatch must deliver within a deadline.
- * <li>{@code lost-handoff GROUPHEX}: run with {@code -Djcpg.test.loseHandoffTasks=N}; dispatches
- *     from default platform threads, whose hand-off tasks the first N workers lose, must deliver
- *     within a deadline, round after round.
+ *     freed and a last dispatch must deliver within a deadline ({@code AFTER ...}).
+ * <li>{@code lost-handoff GROUPHEX}: three rounds of a send and a dispatch from a default platform
+ *     thread, each reported as {@code ROUND returned=... outcome=...} (run it with
+ *     {@code -Djcpg.test.loseHandoffTasks=N}).
  * </ul>
  */
 public final class MisuseChildMain {
@@ -28,12 +27,36 @@ public final class MisuseChildMain {
     private MisuseChildMain() {
     }
 
-    public static void main(String[] args) throws Exception {
-        switch (args[0]) {
-            case "interrupted-send" -> interruptedSend(GroupName.ofBytes(HexFormat.of().parseHex(args[1])));
-            case "heap-exhaustion" -> heapExhaustion(GroupName.ofBytes(HexFormat.of().parseHex(args[1])));
-            case "lost-handoff" -> lostHandoff(GroupName.ofBytes(HexFormat.of().parseHex(args[1])));
-            default -> throw new IllegalArgumentException(args[0]);
+    public static void main(String[] args) {
+        new ChildProtocol()
+                .on("interrupted-send", c -> joinForInterruptedSend(group(c.word(1))))
+                .on("go", c -> Thread.ofPlatform().name("interrupted-send").start(() -> run(MisuseChildMain::interruptedSend)))
+                .on("heap-exhaustion", c -> {
+                    GroupName group = group(c.word(1));
+                    Thread.ofPlatform().name("heap-exhaustion").start(() -> run(() -> heapExhaustion(group)));
+                })
+                .on("lost-handoff", c -> {
+                    GroupName group = group(c.word(1));
+                    Thread.ofPlatform().name("lost-handoff").start(() -> run(() -> lostHandoff(group)));
+                })
+                .serve();
+    }
+
+    private static GroupName group(String hex) {
+        return GroupName.ofBytes(HexFormat.of().parseHex(hex));
+    }
+
+    /** A scenario's body, run on a thread of its own while the protocol goes on. */
+    private interface Scenario {
+        void run() throws Exception;
+    }
+
+    /** Runs a scenario; its end is the end of the JVM (the test has all it reported by then). */
+    private static void run(Scenario scenario) {
+        try {
+            scenario.run();
+        } catch (Throwable t) {
+            ChildProtocol.event("FAILED " + t);
         }
         System.out.flush();
         Runtime.getRuntime().halt(0);
@@ -42,29 +65,31 @@ public final class MisuseChildMain {
     private static final CpgListener QUIET = new CpgListener() {
     };
 
-    private static void interruptedSend(GroupName group) throws Exception {
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    private static CpgConnection interruptedSendConnection;
+
+    private static void joinForInterruptedSend(GroupName group) {
         CpgConnection cpg = CpgConnection.open(QUIET);
         cpg.join(group);
-        System.out.println("READY");
-        if (!"go".equals(in.readLine())) {
-            throw new IllegalStateException("expected go");
-        }
+        interruptedSendConnection = cpg;
+    }
+
+    private static void interruptedSend() throws Exception {
+        CpgConnection cpg = interruptedSendConnection;
         byte[] payload = new byte[64 << 10];
         int sent = 0;
         while (cpg.tryMulticast(Guarantee.AGREED, payload)) {
             if (++sent > 100_000) {
-                System.out.println("NEVER-FULL");
+                ChildProtocol.event("NEVER-FULL");
                 return;
             }
         }
-        System.out.println("FULL after=" + sent);
+        ChildProtocol.event("FULL after=" + sent);
         for (Duration timeout : new Duration[] {Duration.ZERO, Duration.ofNanos(-1),
                 Duration.ofSeconds(Long.MIN_VALUE), Duration.ofSeconds(-5),
                 Duration.ofMillis(300)}) {
             long start = System.nanoTime();
             String outcome = outcome(() -> cpg.multicast(Guarantee.AGREED, timeout, java.lang.foreign.MemorySegment.ofArray(payload)));
-            System.out.println("TIMED timeout=" + timeout + " ms=" + (System.nanoTime() - start) / 1_000_000 + " outcome=" + outcome);
+            ChildProtocol.event("TIMED timeout=" + timeout + " ms=" + (System.nanoTime() - start) / 1_000_000 + " outcome=" + outcome);
         }
         for (Duration timeout : new Duration[] {Duration.ofSeconds(20), Duration.ofSeconds(Long.MAX_VALUE, 999_999_999)}) {
             interrupt(cpg, payload, timeout);
@@ -73,9 +98,9 @@ public final class MisuseChildMain {
         Thread.currentThread().interrupt();
         long start = System.nanoTime();
         String outcome = outcome(() -> cpg.multicast(Guarantee.AGREED, Duration.ofSeconds(20), java.lang.foreign.MemorySegment.ofArray(payload)));
-        System.out.println("PREINTERRUPTED ms=" + (System.nanoTime() - start) / 1_000_000 + " outcome=" + outcome
+        ChildProtocol.event("PREINTERRUPTED ms=" + (System.nanoTime() - start) / 1_000_000 + " outcome=" + outcome
                 + " flag=" + Thread.interrupted());
-        System.out.println("DONE");
+        ChildProtocol.event("DONE");
     }
 
     /** Filled by callbacks until the heap is exhausted. */
@@ -133,10 +158,11 @@ public final class MisuseChildMain {
             HOG.clear();
         }
         System.gc();
-        System.out.println("FREED stuckUnderFullHeap=" + errors);
+        ChildProtocol.event("FREED stuckUnderFullHeap=" + errors);
         dispatchOnPlatformThread(cpg, delivered, "AFTER");
     }
 
+    /** Three rounds of a send and a hand-off dispatch; the test loses the first pooled tasks. */
     private static void lostHandoff(GroupName group) throws Exception {
         java.util.concurrent.atomic.AtomicInteger delivered = new java.util.concurrent.atomic.AtomicInteger();
         CpgConnection cpg = CpgConnection.open(new CpgListener() {
@@ -153,7 +179,7 @@ public final class MisuseChildMain {
 
     /**
      * Sends a message, then dispatches on a new default platform thread (a hand-off) until it
-     * arrives or 20 s pass; prints {@code prefix} with whether the thread returned and how.
+     * arrives or 20 s pass; reports {@code prefix} with whether the thread returned and how.
      */
     private static void dispatchOnPlatformThread(CpgConnection cpg, java.util.concurrent.atomic.AtomicInteger delivered,
                                                  String prefix) throws Exception {
@@ -175,14 +201,14 @@ public final class MisuseChildMain {
         long start = System.nanoTime();
         last.start();
         last.join(30_000);
-        System.out.println(prefix + " returned=" + !last.isAlive() + " ms=" + (System.nanoTime() - start) / 1_000_000
+        ChildProtocol.event(prefix + " returned=" + !last.isAlive() + " ms=" + (System.nanoTime() - start) / 1_000_000
                 + " outcome=" + outcome.get());
         if (last.isAlive()) {
             StringBuilder stack = new StringBuilder("STACK");
             for (StackTraceElement e : last.getStackTrace()) {
                 stack.append(' ').append(e);
             }
-            System.out.println(stack);
+            ChildProtocol.event(stack.toString());
         }
     }
 
@@ -202,10 +228,10 @@ public final class MisuseChildMain {
         long ms = (System.nanoTime() - start) / 1_000_000;
         boolean returned = !sender.isAlive();
         long cpuMs = returned ? 0 : (threadCpu(sender) - cpuBefore) / 1_000_000;
-        System.out.println("INTERRUPTED timeout=" + timeout + " waitingBefore=" + waitingBefore + " returned=" + returned
+        ChildProtocol.event("INTERRUPTED timeout=" + timeout + " waitingBefore=" + waitingBefore + " returned=" + returned
                 + " ms=" + ms + " cpuMsWhileWaiting=" + cpuMs + " outcome=" + result.get());
         if (!returned) {
-            System.out.println("DONE");
+            ChildProtocol.event("DONE");
             System.out.flush();
             Runtime.getRuntime().halt(0);
         }

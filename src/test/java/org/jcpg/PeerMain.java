@@ -2,13 +2,12 @@ package org.jcpg;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Collectors;
+import org.jcpg.testsupport.ChildProtocol;
 
 /**
  * Another group member, in a child JVM run by {@link PeerProcess}: corosync
@@ -16,8 +15,7 @@ import java.util.stream.Collectors;
  * so a second member must be a second process. The child inherits the test
  * JVM's network namespace, so it reaches the same private daemon.
  *
- * <p>It prints {@code READY <pid>}, then reads one command a line and answers
- * {@code OK verb [RESULT]} or {@code ERR verb PROBLEM}:
+ * <p>It speaks {@link ChildProtocol}; its commands:
  * <ul>
  * <li>{@code join HEX}: opens a connection, joins the group (name in hex) and dispatches it on a thread;
  * <li>{@code leave}, {@code close}: that connection's leave() or close();
@@ -28,8 +26,7 @@ import java.util.stream.Collectors;
  *     from a thread of its own, so that it competes with the other senders;
  * <li>{@code order TOTAL}: waits until TOTAL texts {@code PID:SEQ} are delivered, answers their list;
  * <li>{@code churn HEX N}: N times joins the group on a new connection and closes it;
- * <li>{@code exit}: halts the JVM without closing anything (as does the end of stdin, so a dying test
- *     run takes the child along).
+ * <li>{@code exit} (the protocol's): halts the JVM without closing anything.
  * </ul>
  * Events come as lines {@code EV MSG pid k length matches} (k and matches as for pattern messages)
  * and {@code EV CONFCHG hex joined=pid/REASON,.. left=pid/REASON,.. members=pid,..}, pids sorted.
@@ -44,11 +41,6 @@ public final class PeerMain {
     private PeerMain() {
     }
 
-    private static synchronized void print(String line) {
-        System.out.println(line);
-        System.out.flush();
-    }
-
     /** Members sorted by pid, as "pid" or "pid/REASON", comma-separated. */
     static String members(List<Member> members, boolean withReason) {
         return members.stream().sorted(Comparator.comparingInt(Member::pid))
@@ -60,7 +52,7 @@ public final class PeerMain {
         @Override
         public void onMessage(CpgConnection connection, Message message) {
             int k = message.length() >= 4 ? Payloads.index(message.payload()) : -1;
-            print("EV MSG " + message.pid() + " " + k + " " + message.length() + " "
+            ChildProtocol.event("MSG " + message.pid() + " " + k + " " + message.length() + " "
                     + Payloads.matches(message.payload(), k, (int) message.length()));
             String text = new String(message.toByteArray(), UTF_8);
             if (echo && message.pid() != PID && !text.startsWith("echo:")) {
@@ -80,7 +72,7 @@ public final class PeerMain {
 
         @Override
         public void onMembershipChange(CpgConnection connection, MembershipChange change) {
-            print("EV CONFCHG " + HexFormat.of().formatHex(change.group().toBytes())
+            ChildProtocol.event("CONFCHG " + HexFormat.of().formatHex(change.group().toBytes())
                     + " joined=" + members(change.joined(), true) + " left=" + members(change.left(), true)
                     + " members=" + members(change.members(), false));
         }
@@ -115,7 +107,7 @@ public final class PeerMain {
                     try {
                         cpg.dispatch(DispatchMode.BLOCKING);
                     } catch (Throwable t) {
-                        print("EV DISPATCHERROR " + t);
+                        ChildProtocol.event("DISPATCHERROR " + t);
                     }
                 });
                 return cpg;
@@ -147,38 +139,21 @@ public final class PeerMain {
         return GroupName.ofBytes(HexFormat.of().parseHex(hex));
     }
 
-    public static void main(String[] args) throws Exception {
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, UTF_8));
-        print("READY " + PID);
-        String line;
-        while ((line = in.readLine()) != null) {
-            String[] words = line.trim().split(" ");
-            String verb = words[0];
-            try {
-                String result = "";
-                switch (verb) {
-                    case "join" -> current = openAndJoin(group(words[1]));
-                    case "leave" -> current.leave();
-                    case "close" -> current.close();
-                    case "send" -> current.multicast(Guarantee.AGREED,
-                            Payloads.pattern(Integer.parseInt(words[1]), Integer.parseInt(words[2])));
-                    case "text" -> current.multicast(Guarantee.AGREED, line.trim().substring("text ".length()).getBytes(UTF_8));
-                    case "echo" -> echo = true;
-                    case "burst" -> burst = Integer.parseInt(words[1]);
-                    case "order" -> result = " " + awaitNumbered(Integer.parseInt(words[1]));
-                    case "churn" -> {
-                        for (int i = 0; i < Integer.parseInt(words[2]); i++) {
-                            openAndJoin(group(words[1])).close();
-                        }
+    public static void main(String[] args) {
+        new ChildProtocol()
+                .on("join", c -> current = openAndJoin(group(c.word(1))))
+                .on("leave", c -> current.leave())
+                .on("close", c -> current.close())
+                .on("send", c -> current.multicast(Guarantee.AGREED, Payloads.pattern(c.intWord(1), c.intWord(2))))
+                .on("text", c -> current.multicast(Guarantee.AGREED, c.rest().getBytes(UTF_8)))
+                .on("echo", c -> echo = true)
+                .on("burst", c -> burst = c.intWord(1))
+                .answer("order", c -> awaitNumbered(c.intWord(1)))
+                .on("churn", c -> {
+                    for (int i = 0; i < c.intWord(2); i++) {
+                        openAndJoin(group(c.word(1))).close();
                     }
-                    case "exit" -> Runtime.getRuntime().halt(0);
-                    default -> throw new IllegalArgumentException("unknown command " + line);
-                }
-                print("OK " + verb + result);
-            } catch (Throwable t) {
-                print("ERR " + verb + " " + t);
-            }
-        }
-        Runtime.getRuntime().halt(0);
+                })
+                .serve();
     }
 }

@@ -5,10 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.jcpg.testsupport.ChildJvm;
 import org.jcpg.tool.Main;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -53,12 +55,11 @@ class PermissionTest {
     /** The tool from the compiled classes (readable by anyone, unlike ~/.m2), as uid and gid nobody. */
     private static Run toolAsNobody(String... args) throws Exception {
         Path classes = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        List<String> command = new ArrayList<>(List.of("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY,
-                "--clear-groups", Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-Xshare:auto", "-XX:TieredStopAtLevel=1",
-                "-cp", classes.toString(), Main.class.getName()));
-        command.addAll(List.of(args));
-        return run(command);
+        ChildJvm.Finished tool = ChildJvm.of(Main.class)
+                .launcher(List.of("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups"))
+                .classPath(classes.toString()).jvmOptions("-XX:TieredStopAtLevel=1").args(args)
+                .run(Duration.ofSeconds(60));
+        return new Run(tool.exit(), tool.out(), tool.err());
     }
 
     private static void cmapctl(String... args) throws Exception {

@@ -57,7 +57,6 @@ class TimedSendTest {
         try (CorosyncNode node = CorosyncNode.start();
              MisuseChild child = MisuseChild.start(node.enter(List.of()), List.of(),
                      "interrupted-send", HexFormat.of().formatHex(group.toBytes()))) {
-            child.await("READY", Duration.ofSeconds(30));
             List<String> timed = new ArrayList<>();
             List<String> interrupted = new ArrayList<>();
             String before;

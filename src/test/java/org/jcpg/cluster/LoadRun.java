@@ -2,19 +2,15 @@ package org.jcpg.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.jcpg.GroupName;
+import org.jcpg.testsupport.ChildJvm;
 
 /**
  * The members of a virtual-synchrony load test: this JVM and a child JVM
@@ -29,11 +25,11 @@ final class LoadRun implements AutoCloseable {
     }
 
     private final LoadGroup local;
-    private final Child child;
+    private final ChildJvm child;
     private final int members;
     private List<VsHistory> finished;
 
-    private LoadRun(LoadGroup local, Child child, int members) {
+    private LoadRun(LoadGroup local, ChildJvm child, int members) {
         this.local = local;
         this.child = child;
         this.members = members;
@@ -43,10 +39,11 @@ final class LoadRun implements AutoCloseable {
     static LoadRun start(ClusterFixture cluster, GroupName group, int perSecond, int maxSize, LoadMember.Sending sending)
             throws Exception {
         List<Path> netns = IntStream.rangeClosed(1, cluster.nodes()).mapToObj(cluster::netnsPath).toList();
-        Child child = new Child();
+        ChildJvm child = ChildJvm.of(LoadPeerMain.class).label("load child")
+                .replyTimeout(java.time.Duration.ofMinutes(2)).start();
         try {
             LoadGroup local = new LoadGroup(netns, group, perSecond, maxSize, sending);
-            child.command("start " + HexFormat.of().formatHex(group.toBytes()) + " " + perSecond + " " + maxSize + " "
+            child.call("start " + HexFormat.of().formatHex(group.toBytes()) + " " + perSecond + " " + maxSize + " "
                     + sending.text() + " " + netns.stream().map(Path::toString).collect(Collectors.joining(" ")));
             return new LoadRun(local, child, 2 * cluster.nodes());
         } catch (Exception | Error e) {
@@ -73,7 +70,7 @@ final class LoadRun implements AutoCloseable {
      */
     void stopAndSettle(long timeoutMs) throws Exception {
         local.stopSending();
-        child.command("stop");
+        child.call("stop");
         long last = -1;
         long stableSince = System.nanoTime();
         long deadline = System.nanoTime() + timeoutMs * 1_000_000;
@@ -107,7 +104,7 @@ final class LoadRun implements AutoCloseable {
         List<VsHistory> histories = new ArrayList<>(local.finish());
         Path file = Files.createTempFile("jcpg-vs-", ".txt");
         try {
-            child.command("finish " + file);
+            child.call("finish " + file);
             histories.addAll(VsHistory.parse(Files.readAllLines(file)));
         } finally {
             Files.deleteIfExists(file);
@@ -125,7 +122,7 @@ final class LoadRun implements AutoCloseable {
     }
 
     private String[] childStatus() throws Exception {
-        return child.command("status").split(" ");
+        return child.call("status").split(" ");
     }
 
     @Override
@@ -146,42 +143,6 @@ final class LoadRun implements AutoCloseable {
                 throw new AssertionError(what + " not reached within " + timeoutMs + " ms");
             }
             Thread.sleep(100);
-        }
-    }
-
-    /** The child JVM (LoadPeerMain), driven by text commands. */
-    private static final class Child implements AutoCloseable {
-        final Process process;
-        final BufferedReader out;
-        final PrintWriter in;
-
-        Child() throws Exception {
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xshare:auto",
-                    "-cp", System.getProperty("java.class.path"), LoadPeerMain.class.getName())
-                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-            out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-            in = new PrintWriter(process.getOutputStream(), true, StandardCharsets.UTF_8);
-            String ready = out.readLine();
-            assertThat(ready).startsWith("READY ");
-        }
-
-        String command(String line) throws Exception {
-            in.println(line);
-            String reply = out.readLine();
-            if (reply == null || !reply.startsWith("OK")) {
-                throw new AssertionError("load child answered " + reply + " to " + line);
-            }
-            return reply.substring(2).trim();
-        }
-
-        @Override
-        public void close() throws Exception {
-            in.println("exit");
-            if (!process.waitFor(5, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(10, TimeUnit.SECONDS);
-            }
         }
     }
 }

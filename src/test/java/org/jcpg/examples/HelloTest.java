@@ -3,11 +3,9 @@ package org.jcpg.examples;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.time.Duration;
+import org.jcpg.testsupport.ChildJvm;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,30 +19,19 @@ class HelloTest {
     void helloJoinsSendsThreeMessagesAndGetsThemBack() throws IOException, InterruptedException {
         Path source = Path.of("examples", "Hello.java");
         assertThat(source).exists();
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Path output = Files.createTempFile("hello", ".out");
-        try {
-            Process hello = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED",
-                    "-cp", System.getProperty("java.class.path"), source.toString()))
-                    .redirectErrorStream(true).redirectOutput(output.toFile()).start();
-            boolean exited = hello.waitFor(60, TimeUnit.SECONDS);
-            if (!exited) {
-                hello.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-            String out = Files.readString(output, StandardCharsets.UTF_8);
-            assertThat(exited).as("Hello ended within 60 s; printed:%n%s", out).isTrue();
-            assertThat(hello.exitValue()).as(out).isZero();
-            long pid = hello.pid();
-            assertThat(out).as(out)
-                    .containsPattern("connected to node \\d+")
-                    .containsPattern("ring .* with nodes \\[\\d+\\]")
-                    .containsPattern("group hello: members \\[.*" + pid + ".*\\], joined \\[.*" + pid + ".*\\], left \\[\\]")
-                    .containsPattern("message from node \\d+ pid " + pid + ": hello #1")
-                    .containsPattern("message from node \\d+ pid " + pid + ": hello #2")
-                    .containsPattern("message from node \\d+ pid " + pid + ": hello #3")
-                    .containsPattern("groups in the cluster: \\[.*hello.*\\]");
-        } finally {
-            Files.deleteIfExists(output);
-        }
+        ChildJvm.Plain hello = ChildJvm.ofSource(source).startPlain();
+        // Fails (and kills it) if Hello has not ended within 60 s.
+        ChildJvm.Finished finished = hello.finish(Duration.ofSeconds(60));
+        String out = finished.out() + finished.err();
+        assertThat(finished.exit()).as(out).isZero();
+        long pid = hello.pid();
+        assertThat(out).as(out)
+                .containsPattern("connected to node \\d+")
+                .containsPattern("ring .* with nodes \\[\\d+\\]")
+                .containsPattern("group hello: members \\[.*" + pid + ".*\\], joined \\[.*" + pid + ".*\\], left \\[\\]")
+                .containsPattern("message from node \\d+ pid " + pid + ": hello #1")
+                .containsPattern("message from node \\d+ pid " + pid + ": hello #2")
+                .containsPattern("message from node \\d+ pid " + pid + ": hello #3")
+                .containsPattern("groups in the cluster: \\[.*hello.*\\]");
     }
 }

@@ -9,14 +9,14 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.jcpg.CpgConnection;
 import org.jcpg.CpgListener;
 import org.jcpg.GroupName;
+import org.jcpg.testsupport.ChildJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -68,21 +68,13 @@ class ToolOutputErrorTest {
         try (CpgConnection member = CpgConnection.open(new CpgListener() { })) {
             member.join(group);
             for (String command : List.of("listen --timeout 20s " + group, "groups", "members " + group, "--help")) {
-                List<String> line = new ArrayList<>(List.of(java(), "--enable-native-access=ALL-UNNAMED",
-                        "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
-                        Main.class.getName()));
-                line.addAll(List.of(command.split(" ")));
-                Process process = new ProcessBuilder(line).redirectOutput(new File("/dev/full")).start();
-                process.getOutputStream().close();
-                assertThat(process.waitFor(60, TimeUnit.SECONDS)).as(command).isTrue();
-                String err = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-                assertThat(process.exitValue()).as("jcpg %s > /dev/full: %s", command, err).isEqualTo(6);
+                ChildJvm.Finished tool = ChildJvm.of(Main.class).label("jcpg " + command)
+                        .jvmOptions("-XX:TieredStopAtLevel=1").args(command.split(" "))
+                        .stdoutTo(new File("/dev/full")).run(Duration.ofSeconds(60));
+                String err = tool.err();
+                assertThat(tool.exit()).as("jcpg %s > /dev/full: %s", command, err).isEqualTo(6);
                 assertThat(err).as(command).isEqualTo("jcpg: cannot write the output: No space left on device\n");
             }
         }
-    }
-
-    private static String java() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 }

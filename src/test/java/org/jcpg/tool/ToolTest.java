@@ -10,7 +10,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
@@ -25,6 +25,7 @@ import org.jcpg.CpgConnection;
 import org.jcpg.CpgListener;
 import org.jcpg.GroupName;
 import org.jcpg.PeerProcess;
+import org.jcpg.testsupport.ChildJvm;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -301,7 +302,7 @@ class ToolTest {
             binary[i] = (byte) (255 - i);
         }
         Path file = Files.write(dir.resolve("payload"), binary);
-        Process listener = javaMain("listen", group.toString(), "--count", "4", "--timeout", "60s");
+        ChildJvm.Plain listener = toolJvm("listen", group.toString(), "--count", "4", "--timeout", "60s").startPlain();
         try {
             awaitMembers(group, 1);
             assertThat(run("send", group.toString(), "hello").exit()).isZero();
@@ -311,10 +312,10 @@ class ToolTest {
                     "send", group.toString(), "-");
             assertThat(fromStdin.exit()).as(fromStdin.err()).isZero();
             assertThat(fromStdin.out() + fromStdin.err()).isEmpty();
-            assertThat(listener.waitFor(30, TimeUnit.SECONDS)).isTrue();
-            String out = new String(listener.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            String err = new String(listener.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertThat(listener.exitValue()).as(out + err).isZero();
+            ChildJvm.Finished listened = listener.finish(Duration.ofSeconds(30));
+            String out = listened.out();
+            String err = listened.err();
+            assertThat(listened.exit()).as(out + err).isZero();
             String sender = "node=" + node + " pid=" + PID;
             assertThat(out.lines().filter(line -> line.contains(" MSG ")).map(line -> line.substring(25)).toList())
                     .containsExactly("MSG " + sender + " len=5 text=hello",
@@ -326,7 +327,7 @@ class ToolTest {
             assertThat(out.lines().filter(line -> line.contains("left=" + node + "/" + PID + "/"))).hasSize(2)
                     .allMatch(line -> line.contains("left=" + node + "/" + PID + "/LEAVE group="));
         } finally {
-            listener.destroyForcibly();
+            listener.close();
         }
     }
 
@@ -390,14 +391,11 @@ class ToolTest {
         // A network namespace of its own: corosync's socket is per namespace.
         for (List<String> args : List.of(List.of("groups"), List.of("members", "g"), List.of("listen", "g"),
                 List.of("send", "g", "hi"))) {
-            List<String> command = new ArrayList<>(List.of("unshare", "--net"));
-            command.addAll(javaCommand(args));
-            Process process = new ProcessBuilder(command).start();
-            process.getOutputStream().close();
-            assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
-            String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            String err = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertThat(process.exitValue()).as("%s: %s", args, err).isEqualTo(2);
+            ChildJvm.Finished tool = toolJvm(args.toArray(String[]::new)).launcher(List.of("unshare", "--net"))
+                    .run(Duration.ofSeconds(60));
+            String out = tool.out();
+            String err = tool.err();
+            assertThat(tool.exit()).as("%s: %s", args, err).isEqualTo(2);
             assertThat(out).isEmpty();
             assertThat(err).isEqualTo(NOT_RUNNING + "\n");
         }
@@ -461,15 +459,9 @@ class ToolTest {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
-    private static List<String> javaCommand(List<String> args) {
-        List<String> command = new ArrayList<>(List.of(java(), "--enable-native-access=ALL-UNNAMED", "-Xshare:auto",
-                "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        command.addAll(args);
-        return command;
-    }
-
-    private static Process javaMain(String... args) throws IOException {
-        return new ProcessBuilder(javaCommand(List.of(args))).start();
+    /** The tool's main class in a child JVM. */
+    private static ChildJvm.Spec toolJvm(String... args) {
+        return ChildJvm.of(Main.class).jvmOptions("-XX:TieredStopAtLevel=1").args(args);
     }
 
     private static List<String> cpgtool() throws IOException, InterruptedException {
