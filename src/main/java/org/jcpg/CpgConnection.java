@@ -616,9 +616,15 @@ public final class CpgConnection implements AutoCloseable {
         core().handle().close();
     }
 
-    /** {@return whether {@link #close()} was called} */
+    /**
+     * Whether the connection is closed: by {@link #close()}, or with the
+     * {@link CpgEventLoop} that dispatched it, when that loop was dropped
+     * without being closed and reclaimed.
+     *
+     * @return true once closed
+     */
     public boolean isClosed() {
-        return closed;
+        return closed || core().handle().isClosedByUser();
     }
 
     /**

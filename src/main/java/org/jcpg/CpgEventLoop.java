@@ -72,6 +72,14 @@ import org.jcpg.internal.ReconnectPolicy;
  * {@link #close()} closes every connection opened here, stops the thread and
  * returns once no callback runs any more (except the one that called it, if
  * any): none runs after it returns.
+ *
+ * <p>A loop that becomes unreachable without {@code close()} is closed by
+ * the thread "jcpg-loop-cleaner", which logs a WARNING. The connections it
+ * dispatched are closed with it, so that one the application still holds
+ * fails clearly rather than silently getting no more events: its
+ * {@link CpgConnection#isClosed()} returns true and its calls throw
+ * {@link IllegalStateException}, as after its own close. One that was lost
+ * and waiting for a reconnect then stays lost.
  */
 public final class CpgEventLoop implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("org.jcpg.CpgEventLoop");
@@ -89,18 +97,21 @@ public final class CpgEventLoop implements AutoCloseable {
 
     /**
      * The safety net of a loop dropped without close(): stops its thread and
-     * its reconnect thread. It must not reach the facade, and neither may the
+     * its reconnect thread, and closes the connections it dispatched (which
+     * the application may still hold). It must not reach the facade, and neither may the
      * loop thread (it holds the connections only through weak references):
      * otherwise the loop's own thread would keep it reachable forever.
      */
     private record Reclaim(String name, EventLoop loop, AtomicBoolean closedByUser) implements Runnable {
         @Override
         public void run() {
-            if (!closedByUser.get()) {
-                LOG.log(Level.WARNING, "CpgEventLoop " + name + " became unreachable without close(); closing it"
-                        + " (its connections close when they become unreachable too)");
+            if (closedByUser.get()) {
+                loop.close();
+                return;
             }
-            loop.close();
+            LOG.log(Level.WARNING, "CpgEventLoop " + name + " became unreachable without close(); closing it"
+                    + " and the connections it dispatched");
+            loop.abandon();
         }
     }
 

@@ -59,6 +59,8 @@ public final class EventLoop {
     private MemorySegment pollFds = MemorySegment.NULL;
     private Entry[] polled = new Entry[0];
     private volatile boolean closed;
+    /** Set before closed by {@link #abandon()}: the loop thread then closes its connections' handles. */
+    private volatile boolean abandoned;
 
     /**
      * @param executor     runs the callbacks, or null for the loop thread
@@ -109,6 +111,9 @@ public final class EventLoop {
         commands.add(() -> {
             if (closed) {
                 dispatcher.onWake(null);
+                if (abandoned) {
+                    handle.close();
+                }
                 handle.release();
                 return;
             }
@@ -140,6 +145,17 @@ public final class EventLoop {
         for (SerialExecutor serial : serials) {
             serial.closeAndAwait();
         }
+    }
+
+    /**
+     * Like {@link #close()}, for a loop whose owner dropped it: also closes
+     * the handles of the connections it dispatches, so that a connection the
+     * application still holds throws on use instead of silently getting no
+     * more events.
+     */
+    public void abandon() {
+        abandoned = true;
+        close();
     }
 
     /** {@return whether {@link #close()} was called} */
@@ -231,6 +247,9 @@ public final class EventLoop {
             closed = true;
             for (Entry entry : entries) {
                 entry.dispatcher.onWake(null);
+                if (abandoned) {
+                    entry.dispatcher.handle().close();
+                }
                 entry.dispatcher.handle().release();
             }
             entries.clear();
