@@ -16,7 +16,7 @@ import org.jcpg.internal.CpgHandle;
 import org.jcpg.internal.DispatchStack;
 import org.jcpg.internal.Dispatcher;
 import org.jcpg.internal.EventSink;
-import org.jcpg.internal.GroupNameAccess;
+import org.jcpg.internal.Reconnectable;
 
 /**
  * A connection to the local corosync's Closed Process Group service: one
@@ -63,21 +63,6 @@ import org.jcpg.internal.GroupNameAccess;
  * {@link IllegalStateException}.
  */
 public final class CpgConnection implements AutoCloseable {
-    static {
-        // GroupName names nothing internal: the facade lends its package access instead.
-        GroupNameAccess.install(new GroupNameAccess.Names() {
-            @Override
-            public GroupName wrap(byte[] owned) {
-                return GroupName.wrapOwned(owned);
-            }
-
-            @Override
-            public byte[] bytes(GroupName name) {
-                return GroupName.bytesOf(name);
-            }
-        });
-    }
-
     /**
      * The stack size, in bytes, of a thread on which dispatch can run inline
      * (4 MiB), and of jcpg's own dispatch workers. libcpg's dispatch frame
@@ -102,6 +87,8 @@ public final class CpgConnection implements AutoCloseable {
     private final CpgListener listener;
     // The dispatchers hold it weakly: it lives as long as this connection.
     private final ListenerSink sink = new ListenerSink();
+    // An event loop holds it weakly: it lives as long as this connection.
+    private final Redial redial = new Redial();
     private final boolean legacy;
     private final int flags;
     private final Counters counters = new Counters();
@@ -154,21 +141,36 @@ public final class CpgConnection implements AutoCloseable {
         return sink == null ? null : ((ListenerSink) sink).connection();
     }
 
-    /**
-     * Replaces a lost core with a new one; false (and the new one closed)
-     * if the connection was closed or replaced meanwhile.
-     */
-    boolean replace(Core lost, Core fresh) {
-        if (!core.compareAndSet(lost, fresh)) {
-            fresh.handle().close();
-            return false;
+    Reconnectable reconnectable() {
+        return redial;
+    }
+
+    /** What an event loop's reconnect needs of this connection. */
+    private final class Redial implements Reconnectable {
+        @Override
+        public boolean isClosed() {
+            return closed;
         }
-        // close() sets the flag before it reads the core: one of us closes the new one.
-        if (closed) {
-            fresh.handle().close();
-            return false;
+
+        @Override
+        public Dispatcher redial() {
+            return connect().dispatcher();
         }
-        return true;
+
+        @Override
+        public boolean replace(Dispatcher lost, Dispatcher fresh) {
+            Core current = core.get();
+            if (current.dispatcher() != lost || !core.compareAndSet(current, new Core(fresh.handle(), fresh))) {
+                fresh.handle().close();
+                return false;
+            }
+            // close() sets the flag before it reads the core: one of us closes the new one.
+            if (closed) {
+                fresh.handle().close();
+                return false;
+            }
+            return true;
+        }
     }
 
     String name() {
@@ -614,9 +616,15 @@ public final class CpgConnection implements AutoCloseable {
         core().handle().close();
     }
 
-    /** {@return whether {@link #close()} was called} */
+    /**
+     * Whether the connection is closed: by {@link #close()}, or with the
+     * {@link CpgEventLoop} that dispatched it, when that loop was dropped
+     * without being closed and reclaimed.
+     *
+     * @return true once closed
+     */
     public boolean isClosed() {
-        return closed;
+        return closed || core().handle().isClosedByUser();
     }
 
     /**

@@ -2,7 +2,6 @@ package org.jcpg;
 
 import java.lang.System.Logger.Level;
 import java.lang.ref.Cleaner;
-import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.List;
@@ -10,13 +9,11 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.WeakHashMap;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
-import java.util.function.Consumer;
 import org.jcpg.internal.EventLoop;
+import org.jcpg.internal.ReconnectPolicy;
 
 /**
  * Dispatches any number of connections on a thread of its own, so that an
@@ -75,6 +72,14 @@ import org.jcpg.internal.EventLoop;
  * {@link #close()} closes every connection opened here, stops the thread and
  * returns once no callback runs any more (except the one that called it, if
  * any): none runs after it returns.
+ *
+ * <p>A loop that becomes unreachable without {@code close()} is closed by
+ * the thread "jcpg-loop-cleaner", which logs a WARNING. The connections it
+ * dispatched are closed with it, so that one the application still holds
+ * fails clearly rather than silently getting no more events: its
+ * {@link CpgConnection#isClosed()} returns true and its calls throw
+ * {@link IllegalStateException}, as after its own close. One that was lost
+ * and waiting for a reconnect then stays lost.
  */
 public final class CpgEventLoop implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("org.jcpg.CpgEventLoop");
@@ -82,9 +87,6 @@ public final class CpgEventLoop implements AutoCloseable {
 
     private final String name;
     private final EventLoop loop;
-    private final Duration reconnectFirst;
-    private final Duration reconnectMax;
-    private final ScheduledThreadPoolExecutor reconnector;
     // Weak: a connection dropped without close is still reclaimed (see CpgConnection).
     private final Map<CpgConnection, Boolean> connections = Collections.synchronizedMap(new WeakHashMap<>());
     private volatile boolean closed;
@@ -95,22 +97,21 @@ public final class CpgEventLoop implements AutoCloseable {
 
     /**
      * The safety net of a loop dropped without close(): stops its thread and
-     * its reconnect thread. It must not reach the facade, and neither may the
-     * loop thread (it holds the loop's callbacks only through weak references):
+     * its reconnect thread, and closes the connections it dispatched (which
+     * the application may still hold). It must not reach the facade, and neither may the
+     * loop thread (it holds the connections only through weak references):
      * otherwise the loop's own thread would keep it reachable forever.
      */
-    private record Reclaim(String name, EventLoop loop, ScheduledThreadPoolExecutor reconnector,
-            AtomicBoolean closedByUser) implements Runnable {
+    private record Reclaim(String name, EventLoop loop, AtomicBoolean closedByUser) implements Runnable {
         @Override
         public void run() {
-            if (!closedByUser.get()) {
-                LOG.log(Level.WARNING, "CpgEventLoop " + name + " became unreachable without close(); closing it"
-                        + " (its connections close when they become unreachable too)");
+            if (closedByUser.get()) {
+                loop.close();
+                return;
             }
-            if (reconnector != null) {
-                reconnector.shutdownNow();
-            }
-            loop.close();
+            LOG.log(Level.WARNING, "CpgEventLoop " + name + " became unreachable without close(); closing it"
+                    + " and the connections it dispatched");
+            loop.abandon();
         }
     }
 
@@ -118,22 +119,14 @@ public final class CpgEventLoop implements AutoCloseable {
 
     private CpgEventLoop(Builder builder) {
         this.name = builder.name != null ? builder.name : "jcpg-loop-" + SERIAL.incrementAndGet();
-        this.reconnectFirst = builder.reconnectFirst;
-        this.reconnectMax = builder.reconnectMax;
         BiConsumer<CpgConnection, Throwable> handler = builder.errorHandler != null ? builder.errorHandler
                 : (connection, failure) -> LOG.log(Level.ERROR, "a callback of " + connection + " threw", failure);
         // The internal loop names sinks, not connections: the handler gets the sink's connection.
-        this.loop = new EventLoop(name, builder.executor, (sink, failure) -> handler.accept(CpgConnection.of(sink), failure));
-        if (reconnectFirst != null) {
-            String threadName = name + "-reconnect";
-            reconnector = new ScheduledThreadPoolExecutor(1,
-                    task -> Thread.ofPlatform().daemon().name(threadName).unstarted(task));
-            reconnector.setKeepAliveTime(5, TimeUnit.SECONDS);
-            reconnector.allowCoreThreadTimeOut(true);
-        } else {
-            reconnector = null;
-        }
-        cleanable = CLEANER.register(this, new Reclaim(name, loop, reconnector, closedByUser));
+        ReconnectPolicy reconnect = builder.reconnectFirst == null ? null
+                : ReconnectPolicy.of(builder.reconnectFirst, builder.reconnectMax);
+        this.loop = new EventLoop(name, builder.executor,
+                (sink, failure) -> handler.accept(CpgConnection.of(sink), failure), reconnect);
+        cleanable = CLEANER.register(this, new Reclaim(name, loop, closedByUser));
     }
 
     /** {@return a started loop with the defaults} Callbacks on its thread, errors logged, no reconnect. */
@@ -199,6 +192,11 @@ public final class CpgEventLoop implements AutoCloseable {
          * {@code maxPause}, until the daemon answers; then joins the group
          * again and reports {@link Reconnected}. Off by default.
          *
+         * <p>Every pause that passes the check below is valid: a pause longer
+         * than 365 days is taken as 365 days, so that even
+         * {@code Duration.ofSeconds(Long.MAX_VALUE)} keeps attempts coming
+         * (doubling up to a year, then yearly) rather than overflowing.
+         *
          * @param firstPause the pause before the first attempt, positive
          * @param maxPause   the longest pause, at least {@code firstPause}
          * @return this builder
@@ -258,82 +256,12 @@ public final class CpgEventLoop implements AutoCloseable {
         connections.put(connection, Boolean.TRUE);
         CpgConnection.Core core = connection.core();
         try {
-            loop.register(core.dispatcher(), onLost(this, connection, core));
+            loop.register(core.dispatcher(), connection.reconnectable());
         } catch (RuntimeException e) {
             connection.close();
             throw e;
         }
         return connection;
-    }
-
-    /**
-     * What the loop thread runs when a core breaks. It holds the facade and
-     * the connection weakly: the loop thread must not keep either reachable.
-     */
-    private static Consumer<CpgException> onLost(CpgEventLoop owner, CpgConnection connection,
-            CpgConnection.Core core) {
-        WeakReference<CpgEventLoop> weakOwner = new WeakReference<>(owner);
-        WeakReference<CpgConnection> weakConnection = new WeakReference<>(connection);
-        return cause -> {
-            CpgEventLoop loop = weakOwner.get();
-            CpgConnection c = weakConnection.get();
-            if (loop != null && c != null) {
-                loop.lost(c, core, cause);
-            }
-        };
-    }
-
-    /** On the loop thread, once per broken core. */
-    private void lost(CpgConnection connection, CpgConnection.Core core, CpgException cause) {
-        core.handle().lose(cause);
-        LOG.log(Level.WARNING, connection.name() + " lost its connection to corosync: " + cause.getMessage());
-        core.dispatcher().emitFromLoop(new ConnectionLost(cause));
-        if (reconnector != null && !closed && !connection.isClosed()) {
-            schedule(connection, core, 1, reconnectFirst);
-        }
-    }
-
-    private void schedule(CpgConnection connection, CpgConnection.Core lost, int attempt, Duration pause) {
-        try {
-            reconnector.schedule(() -> reconnect(connection, lost, attempt, pause), pause.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (RuntimeException rejected) {
-            // The loop closed meanwhile.
-        }
-    }
-
-    /** On the reconnect thread: one attempt. */
-    private void reconnect(CpgConnection connection, CpgConnection.Core lost, int attempt, Duration pause) {
-        if (closed || connection.isClosed()) {
-            return;
-        }
-        GroupName group = lost.handle().group();
-        CpgConnection.Core fresh;
-        try {
-            fresh = connection.connect();
-        } catch (CpgException notYet) {
-            Duration next = pause.multipliedBy(2);
-            schedule(connection, lost, attempt + 1, next.compareTo(reconnectMax) > 0 ? reconnectMax : next);
-            return;
-        }
-        try {
-            if (group != null) {
-                fresh.join(group);
-            }
-        } catch (CpgException notYet) {
-            fresh.handle().close();
-            Duration next = pause.multipliedBy(2);
-            schedule(connection, lost, attempt + 1, next.compareTo(reconnectMax) > 0 ? reconnectMax : next);
-            return;
-        }
-        if (!connection.replace(lost, fresh)) {
-            return;
-        }
-        try {
-            loop.register(fresh.dispatcher(), onLost(this, connection, fresh),
-                    () -> fresh.dispatcher().emitFromLoop(new Reconnected(attempt, group)), lost.dispatcher());
-        } catch (IllegalStateException loopClosed) {
-            fresh.handle().close();
-        }
     }
 
     /**
@@ -352,9 +280,6 @@ public final class CpgEventLoop implements AutoCloseable {
         }
         for (CpgConnection connection : open) {
             connection.close();
-        }
-        if (reconnector != null) {
-            reconnector.shutdownNow();
         }
         cleanable.clean();
         for (CpgConnection connection : open) {

@@ -28,12 +28,12 @@ public final class GroupName {
         this.bytes = bytes;
     }
 
-    /** For the internal layer (through the facade): a name that owns {@code owned}, which may be empty. */
+    /** For the internal layer (its GroupNameAccess): a name that owns {@code owned}, which may be empty. */
     static GroupName wrapOwned(byte[] owned) {
         return new GroupName(owned);
     }
 
-    /** For the internal layer (through the facade): the bytes, not a copy. */
+    /** For the internal layer (its GroupNameAccess): the bytes, not a copy. */
     static byte[] bytesOf(GroupName name) {
         return name.bytes;
     }

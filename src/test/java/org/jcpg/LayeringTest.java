@@ -112,6 +112,19 @@ class LayeringTest {
                 .check(classes);
     }
 
+    /**
+     * No hidden links: a class named in a string escapes every rule here.
+     * The internal layer reaches GroupName's package-private members through
+     * a private lookup on the class itself, not through a facade.
+     */
+    @Test
+    void theInternalLayerLoadsNoClassByName() {
+        noClasses().that().resideInAPackage("org.jcpg.internal..")
+                .should().callMethod(Class.class, "forName", String.class)
+                .orShould().callMethod(Class.class, "forName", String.class, boolean.class, ClassLoader.class)
+                .check(classes);
+    }
+
     @Test
     void theVocabularyNamesNoFacade() {
         noClasses().that(VOCABULARY)

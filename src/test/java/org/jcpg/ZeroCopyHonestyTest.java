@@ -10,7 +10,7 @@ import java.util.List;
 import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
-import org.jcpg.internal.Libc;
+import org.jcpg.internal.DispatchStack;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -57,7 +57,7 @@ class ZeroCopyHonestyTest {
         try (CpgConnection cpg = CpgConnection.open(new CpgListener() {
             @Override
             public void onMessage(CpgConnection connection, Message message) {
-                long[] stack = Libc.currentThreadStack();
+                long[] stack = DispatchStack.currentThreadStack();
                 seen[0] = message.payload().address();
                 seen[1] = stack[0];
                 seen[2] = stack[0] + stack[1];
@@ -84,7 +84,7 @@ class ZeroCopyHonestyTest {
         BundlingReceiver receiver = Bundling.defaults().receiver(new CpgListener() {
             @Override
             public void onMessage(CpgConnection connection, Message message) {
-                long[] stack = Libc.currentThreadStack();
+                long[] stack = DispatchStack.currentThreadStack();
                 seen[0] = message.payload().address();
                 seen[1] = message.length();
                 seen[2] = stack[0];

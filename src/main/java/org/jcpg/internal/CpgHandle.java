@@ -42,7 +42,7 @@ import org.jcpg.internal.stubs.cpg_model_v1_data_t;
  * included. So creating and finalizing handles is serialized for the whole
  * JVM ({@link #HANDLE_TABLE}).
  *
- * <p><b>Lease.</b> Every call holds a lease on the handle ({@link Lifecycle}):
+ * <p><b>Lease.</b> Every call holds a lease on the handle ({@link Leases}):
  * {@link #close()} only marks it closed and wakes waiters; the reaper
  * thread finalizes it once the last lease ends, so close never waits for
  * the daemon and a call never finds its handle finalized under it.
@@ -76,7 +76,7 @@ public final class CpgHandle {
     private final int fd;
     private final int maxAtomicMessageSize;
     private final Arena arena;
-    private final Lifecycle lifecycle;
+    private final Leases leases;
     private final Runnable onReleased;
     private final Counters counters;
     // A monitor, not a ReentrantLock: entering and leaving it makes no Java call, so a
@@ -109,8 +109,8 @@ public final class CpgHandle {
         this.scratch = arena.allocate(MEMBERSHIP_CAPACITY * Marshal.ADDRESS_SIZE + 64, 8);
         this.flowControlState = arena.allocate(JAVA_INT);
         this.nameScratch = arena.allocate(Marshal.NAME_SIZE, 8);
-        this.lifecycle = new Lifecycle(name, () -> {
-            Releasing.begin(everJoined);
+        this.leases = new Leases(name, () -> {
+            GroupsAwaitingFinalize.begin(everJoined);
             onClose.run();
             // The buffers' views die with the connection, now; their memory once unused.
             zeroCopy.forEach(ZeroCopySlot::tryKillView);
@@ -202,7 +202,7 @@ public final class CpgHandle {
      * @throws CpgException          if the connection to the daemon was lost
      */
     public void acquire(String operation) {
-        if (!lifecycle.tryAcquire()) {
+        if (!leases.tryAcquire()) {
             CpgException cause = lost;
             if (cause != null && !closedByUser) {
                 throw new CpgException(operation, cause.code());
@@ -212,12 +212,12 @@ public final class CpgHandle {
     }
 
     public void release() {
-        lifecycle.release();
+        leases.release();
     }
 
     /** Whether calls are over: closed, or lost. */
     public boolean isClosed() {
-        return lifecycle.isClosed();
+        return leases.isClosed();
     }
 
     /** Whether {@link #close()} was called (a lost connection is not closed until then). */
@@ -244,7 +244,7 @@ public final class CpgHandle {
     /** Marks closed and wakes waiters; never waits. The handle is finalized on the reaper once unused. */
     public void close() {
         closedByUser = true;
-        lifecycle.close();
+        leases.close();
     }
 
     /**
@@ -257,7 +257,7 @@ public final class CpgHandle {
         if (lost == null) {
             lost = cause;
         }
-        lifecycle.close();
+        leases.close();
     }
 
     /** On the reaper, once closed and unused: frees zero-copy buffers, finalizes, frees memory. */
@@ -282,7 +282,7 @@ public final class CpgHandle {
             // Also for a connection that was never marked lost: its daemon may have died all the same.
             ShmLeftovers.removeEmptyOfDeadDaemons();
         } finally {
-            Releasing.end(everJoined);
+            GroupsAwaitingFinalize.end(everJoined);
             arena.close();
             onReleased.run();
         }
@@ -303,7 +303,7 @@ public final class CpgHandle {
                             + " (corosync 3.1.7-3.1.10 answer CS_ERR_EXIST): close it and join from a new connection");
                 }
                 // A closed connection of this process in that group would make the daemon answer EXIST.
-                Releasing.await(group);
+                GroupsAwaitingFinalize.await(group);
                 check(cpg_h.cpg_join(handle, Marshal.writeName(group, nameScratch)), "cpg_join");
                 joined = group;
                 everJoined = group;
@@ -497,7 +497,7 @@ public final class CpgHandle {
 
     /** On the reaper: frees a closed buffer, unless the handle's own release frees (or freed) it. */
     void freeZeroCopy(ZeroCopySlot slot) {
-        if (!lifecycle.tryAcquire()) {
+        if (!leases.tryAcquire()) {
             return;
         }
         try {

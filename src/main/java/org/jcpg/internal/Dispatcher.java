@@ -30,7 +30,7 @@ import org.jcpg.internal.stubs.cpg_ring_id;
  * {@code cpg_dispatch} where the stack allows (inline, or on a
  * {@link Handoff} worker), decodes libcpg's callbacks into events for the
  * {@link CpgListener}, and collects what the callbacks throw
- * ({@link Failures}). It is the upcall target of its handle.
+ * ({@link CallbackFailures}). It is the upcall target of its handle.
  *
  * <p>It holds its connection weakly, so that an unreachable connection can
  * be reclaimed although the upcall stubs keep this object alive.
@@ -49,7 +49,7 @@ public final class Dispatcher implements Upcalls.Target {
     // Held by whichever thread runs cpg_dispatch: a worker whose caller left
     // abnormally may still be finishing when the next dispatch starts.
     private final ReentrantLock nativeLock = new ReentrantLock();
-    private final Failures failures;
+    private final CallbackFailures failures;
     private final Counters counters;
     private CpgHandle handle;
     // Set by an event loop before the connection is registered.
@@ -74,7 +74,7 @@ public final class Dispatcher implements Upcalls.Target {
         this.name = name;
         this.counters = counters;
         this.sink = new WeakReference<>(sink);
-        this.failures = new Failures(LOG, name);
+        this.failures = new CallbackFailures(LOG, name);
         Arena memory = Arena.ofAuto();
         this.pollFds = memory.allocate(2 * POLLFD_SIZE, 8);
         this.pollErrno = Libc.allocateErrnoState(memory);
@@ -102,7 +102,7 @@ public final class Dispatcher implements Upcalls.Target {
         this.loopOwned = true;
     }
 
-    CpgHandle handle() {
+    public CpgHandle handle() {
         return handle;
     }
 

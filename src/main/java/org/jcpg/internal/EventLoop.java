@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.WeakReference;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
@@ -13,8 +14,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import org.jcpg.ConnectionLost;
 import org.jcpg.CpgException;
-import org.jcpg.DispatchMode;
 
 /**
  * One thread that dispatches many connections: it polls their fds and a
@@ -29,7 +30,8 @@ import org.jcpg.DispatchMode;
  * fd stays valid as long as it is polled; closing the connection wakes the
  * loop, which drops it and ends the lease. A dispatch that fails with a
  * libcpg error means the daemon connection broke: the loop drops the
- * connection and tells its owner once.
+ * connection, marks its handle lost, reports {@link ConnectionLost} once,
+ * and, with a {@link ReconnectPolicy}, hands it to its {@link Reconnector}.
  */
 public final class EventLoop {
     /** Events queued for an executor, per connection, before the loop stops reading that connection. */
@@ -46,6 +48,7 @@ public final class EventLoop {
     private final Executor executor;
     private final BiConsumer<EventSink, Throwable> errorHandler;
     private final Thread thread;
+    private final Reconnector reconnector;
     private final int wakeFd;
     private final Queue<Runnable> commands = new ConcurrentLinkedQueue<>();
     private final List<Entry> entries = new ArrayList<>();
@@ -56,15 +59,20 @@ public final class EventLoop {
     private MemorySegment pollFds = MemorySegment.NULL;
     private Entry[] polled = new Entry[0];
     private volatile boolean closed;
+    /** Set before closed by {@link #abandon()}: the loop thread then closes its connections' handles. */
+    private volatile boolean abandoned;
 
     /**
      * @param executor     runs the callbacks, or null for the loop thread
      * @param errorHandler gets what callbacks throw; never stops the loop
+     * @param reconnect    how lost connections are reconnected, or null for never
      */
-    public EventLoop(String name, Executor executor, BiConsumer<EventSink, Throwable> errorHandler) {
+    public EventLoop(String name, Executor executor, BiConsumer<EventSink, Throwable> errorHandler,
+            ReconnectPolicy reconnect) {
         this.name = name;
         this.executor = executor;
         this.errorHandler = errorHandler;
+        this.reconnector = reconnect == null ? null : new Reconnector(name, this, reconnect);
         this.wakeFd = Libc.eventfd();
         this.thread = new Thread(null, this::run, name, DispatchStack.THREAD_BYTES, false);
         thread.setDaemon(true);
@@ -74,20 +82,22 @@ public final class EventLoop {
     /**
      * Makes the loop dispatch this connection from now on.
      *
-     * @param onLost runs once, on the loop thread, if the daemon connection breaks
+     * @param connection the connection whose dispatcher this is, held weakly
      * @throws IllegalStateException if the loop or the handle is closed
      */
-    public void register(Dispatcher dispatcher, Consumer<CpgException> onLost) {
-        register(dispatcher, onLost, null, null);
+    public void register(Dispatcher dispatcher, Reconnectable connection) {
+        register(dispatcher, connection, null, null);
     }
 
     /**
-     * Like {@link #register(Dispatcher, Consumer)}, for the new core of a
-     * reconnected connection: {@code first} runs on the loop thread before
-     * any event of it, and its callbacks go to the same executor queue as
-     * those of {@code previous}, so that they stay one at a time and in order.
+     * Like {@link #register(Dispatcher, Reconnectable)}, for the new
+     * dispatcher of a reconnected connection: {@code first} runs on the loop
+     * thread before any event of it, and its callbacks go to the same
+     * executor queue as those of {@code previous}, so that they stay one at
+     * a time and in order.
      */
-    public void register(Dispatcher dispatcher, Consumer<CpgException> onLost, Runnable first, Dispatcher previous) {
+    void register(Dispatcher dispatcher, Reconnectable connection, Runnable first, Dispatcher previous) {
+        Consumer<CpgException> onLost = onLost(connection, dispatcher);
         if (closed) {
             throw new IllegalStateException(name + " is closed");
         }
@@ -101,6 +111,9 @@ public final class EventLoop {
         commands.add(() -> {
             if (closed) {
                 dispatcher.onWake(null);
+                if (abandoned) {
+                    handle.close();
+                }
                 handle.release();
                 return;
             }
@@ -122,12 +135,55 @@ public final class EventLoop {
      */
     public void close() {
         closed = true;
+        if (reconnector != null) {
+            reconnector.close();
+        }
         wake();
         if (!isLoopThread()) {
             awaitEnd();
         }
         for (SerialExecutor serial : serials) {
             serial.closeAndAwait();
+        }
+    }
+
+    /**
+     * Like {@link #close()}, for a loop whose owner dropped it: also closes
+     * the handles of the connections it dispatches, so that a connection the
+     * application still holds throws on use instead of silently getting no
+     * more events.
+     */
+    public void abandon() {
+        abandoned = true;
+        close();
+    }
+
+    /** {@return whether {@link #close()} was called} */
+    boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * What the loop thread runs when a dispatcher's handle breaks. It holds
+     * the connection weakly: the loop thread must not keep it reachable.
+     */
+    private Consumer<CpgException> onLost(Reconnectable connection, Dispatcher dispatcher) {
+        WeakReference<Reconnectable> weakConnection = new WeakReference<>(connection);
+        return cause -> {
+            Reconnectable reachable = weakConnection.get();
+            if (reachable != null) {
+                lost(reachable, dispatcher, cause);
+            }
+        };
+    }
+
+    /** On the loop thread, once per broken handle. */
+    private void lost(Reconnectable connection, Dispatcher dispatcher, CpgException cause) {
+        dispatcher.handle().lose(cause);
+        LOG.log(System.Logger.Level.WARNING, dispatcher.name() + " lost its connection to corosync: " + cause.getMessage());
+        dispatcher.emitFromLoop(new ConnectionLost(cause));
+        if (reconnector != null && !closed && !connection.isClosed()) {
+            reconnector.lost(connection, dispatcher);
         }
     }
 
@@ -191,6 +247,9 @@ public final class EventLoop {
             closed = true;
             for (Entry entry : entries) {
                 entry.dispatcher.onWake(null);
+                if (abandoned) {
+                    entry.dispatcher.handle().close();
+                }
                 entry.dispatcher.handle().release();
             }
             entries.clear();

@@ -1,54 +1,53 @@
 package org.jcpg.internal;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import org.jcpg.GroupName;
 
 /**
  * Access to {@link GroupName} beyond its public API, for the marshalling
  * code: wrap a name read from the daemon (which may be empty, unlike one a
- * user makes) and read a name's bytes without copying them.
+ * user makes: a C peer can join the empty group) and read a name's bytes
+ * without copying them, per delivered message.
  *
- * <p>{@code CpgConnection}, a facade, installs it when it is initialized
- * (the value type itself names nothing of the internal layer, so that no
- * import cycle joins the layers).
+ * <p>Through a private lookup into the vocabulary's package, which the
+ * module grants itself: the dependency points from the internal layer to
+ * the vocabulary, as every other one does, names the class it uses (no
+ * class loaded by its name), and needs no facade to install anything first.
  */
-public final class GroupNameAccess {
-    /** Implemented by the facade, with {@link GroupName}'s package-private methods. */
-    public interface Names {
-        /** A name that takes ownership of {@code owned}, which may be empty. */
-        GroupName wrap(byte[] owned);
+final class GroupNameAccess {
+    private static final MethodHandle WRAP;
+    private static final MethodHandle BYTES;
 
-        /** The name's bytes, not a copy: never modify them. */
-        byte[] bytes(GroupName name);
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.privateLookupIn(GroupName.class, MethodHandles.lookup());
+            WRAP = lookup.findStatic(GroupName.class, "wrapOwned", MethodType.methodType(GroupName.class, byte[].class));
+            BYTES = lookup.findStatic(GroupName.class, "bytesOf", MethodType.methodType(byte[].class, GroupName.class));
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
     }
-
-    // Named, not referenced: the internal layer does not depend on the facades.
-    private static final String INSTALLER = "org.jcpg.CpgConnection";
-
-    private static volatile Names names;
 
     private GroupNameAccess() {
     }
 
-    /** Called once, by the facade's static initializer. */
-    public static void install(Names access) {
-        if (names != null) {
-            throw new IllegalStateException("already installed");
+    /** A name that takes ownership of {@code owned}, which may be empty. */
+    static GroupName wrap(byte[] owned) {
+        try {
+            return (GroupName) WRAP.invokeExact(owned);
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
         }
-        names = access;
     }
 
-    static Names names() {
-        Names access = names;
-        if (access == null) {
-            try {
-                // Runs the facade's static initializer, which installs it (code that
-                // reaches the internal layer without a connection, such as a unit test).
-                Class.forName(INSTALLER, true, GroupNameAccess.class.getClassLoader());
-            } catch (ClassNotFoundException impossible) {
-                throw new AssertionError(impossible);
-            }
-            access = names;
+    /** The name's bytes, not a copy: never modify them. */
+    static byte[] bytes(GroupName name) {
+        try {
+            return (byte[]) BYTES.invokeExact(name);
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
         }
-        return access;
     }
 }

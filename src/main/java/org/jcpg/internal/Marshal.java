@@ -29,7 +29,7 @@ final class Marshal {
 
     /** Writes {@code group} into the {@code struct cpg_name} at {@code target}. */
     static MemorySegment writeName(GroupName group, MemorySegment target) {
-        byte[] bytes = GroupNameAccess.names().bytes(group);
+        byte[] bytes = GroupNameAccess.bytes(group);
         cpg_name.length(target, bytes.length);
         MemorySegment.copy(bytes, 0, target, JAVA_BYTE, 4, bytes.length);
         return target;
@@ -43,7 +43,7 @@ final class Marshal {
         MemorySegment name = nativeName.reinterpret(NAME_SIZE);
         byte[] bytes = new byte[nameLength(name)];
         MemorySegment.copy(name, JAVA_BYTE, 4, bytes, 0, bytes.length);
-        return GroupNameAccess.names().wrap(bytes);
+        return GroupNameAccess.wrap(bytes);
     }
 
     static GroupName readName(long nativeName) {
@@ -56,7 +56,7 @@ final class Marshal {
      * make a segment for the name.
      */
     static boolean nameEquals(long nativeName, GroupName group) {
-        byte[] bytes = GroupNameAccess.names().bytes(group);
+        byte[] bytes = GroupNameAccess.bytes(group);
         if (Math.clamp(EVERYWHERE.get(JAVA_INT, nativeName), 0, GroupName.MAX_LENGTH) != bytes.length) {
             return false;
         }

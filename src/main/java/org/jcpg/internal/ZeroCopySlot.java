@@ -34,13 +34,13 @@ public final class ZeroCopySlot implements AutoCloseable {
     private final MemorySegment view;
     // Released by a plain field write, which no StackOverflowError can interrupt.
     private volatile boolean sending;
-    private final Lifecycle lifecycle;
+    private final Leases leases;
 
     ZeroCopySlot(CpgHandle owner, MemorySegment address, long size) {
         this.owner = owner;
         this.address = address;
         this.view = address.reinterpret(size, viewArena, null);
-        this.lifecycle = new Lifecycle("zero-copy buffer", this::tryKillView, () -> Reaper.execute(this::free));
+        this.leases = new Leases("zero-copy buffer", this::tryKillView, () -> Reaper.execute(this::free));
     }
 
     /** The memory the application fills; dies at close. */
@@ -59,7 +59,7 @@ public final class ZeroCopySlot implements AutoCloseable {
         if (length < 0 || length > view.byteSize()) {
             throw new IllegalArgumentException("length " + length + " is outside the buffer's " + view.byteSize() + " bytes");
         }
-        lifecycle.acquire();
+        leases.acquire();
         try {
             if (!SENDING.compareAndSet(this, false, true)) {
                 throw new IllegalStateException("this zero-copy buffer is being sent by another thread;"
@@ -71,18 +71,18 @@ public final class ZeroCopySlot implements AutoCloseable {
                 sending = false;
             }
         } finally {
-            lifecycle.release();
+            leases.release();
         }
     }
 
     /** Kills the view now if it can, and frees the memory (off this thread) once no send uses it. */
     @Override
     public void close() {
-        lifecycle.close();
+        leases.close();
     }
 
     boolean isClosed() {
-        return lifecycle.isClosed();
+        return leases.isClosed();
     }
 
     MemorySegment address() {

@@ -46,7 +46,7 @@ class FailuresUnitTest {
     }
 
     private final Capture log = new Capture();
-    private final Failures failures = new Failures(log, "conn");
+    private final CallbackFailures failures = new CallbackFailures(log, "conn");
 
     @Test
     void theFirstIsKeptAndLaterOnesAreAttachedUpToTheBoundThenCounted() {
@@ -58,7 +58,7 @@ class FailuresUnitTest {
         }
         assertThat(failures.any()).isTrue();
         assertThat(failures.take()).isSameAs(first);
-        assertThat(first.getSuppressed()).hasSize(Failures.MAX_REPORTED)
+        assertThat(first.getSuppressed()).hasSize(CallbackFailures.MAX_REPORTED)
                 .extracting(Throwable::getMessage).startsWith("1", "2").endsWith("100");
         assertThat(log.records).singleElement().satisfies(r -> {
             assertThat(r.level()).isEqualTo(System.Logger.Level.WARNING);

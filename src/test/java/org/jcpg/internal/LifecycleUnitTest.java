@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Timeout;
 class LifecycleUnitTest {
     private final AtomicInteger woken = new AtomicInteger();
     private final AtomicInteger released = new AtomicInteger();
-    private final Lifecycle lifecycle = new Lifecycle("thing", woken::incrementAndGet, released::incrementAndGet);
+    private final Leases lifecycle = new Leases("thing", woken::incrementAndGet, released::incrementAndGet);
 
     @Test
     void closeWithoutCallsReleasesAtOnceAndOnlyOnce() {
@@ -48,7 +48,7 @@ class LifecycleUnitTest {
     void racingCallsAndCloseReleaseExactlyOnceAfterEveryCall() throws Exception {
         AtomicInteger inCall = new AtomicInteger();
         AtomicInteger releasedDuringCall = new AtomicInteger();
-        Lifecycle raced = new Lifecycle("raced", () -> { }, () -> {
+        Leases raced = new Leases("raced", () -> { }, () -> {
             if (inCall.get() != 0) {
                 releasedDuringCall.incrementAndGet();
             }

@@ -10,17 +10,17 @@ import org.junit.jupiter.api.Test;
 /** The stack pointer that decides where cpg_dispatch runs, read without a system call on x86-64 glibc. */
 @Tag("unit")
 class StackPointerUnitTest {
-    private final MemorySegment scratch = Arena.ofAuto().allocate(Libc.UCONTEXT_SIZE, 16);
+    private final MemorySegment scratch = Arena.ofAuto().allocate(DispatchStack.UCONTEXT_SIZE, 16);
 
     @Test
     void readsItWithoutTheSignalMaskSystemCall() {
-        assertThat(Libc.stackPointerWithoutSyscall(scratch)).isTrue();
+        assertThat(DispatchStack.stackPointerWithoutSyscall(scratch)).isTrue();
     }
 
     @Test
     void itLiesInThisThreadsStackAndFallsAsTheCallGoesDeeper() {
-        long[] bounds = Libc.currentThreadStack();
-        long here = Libc.stackPointer(scratch);
+        long[] bounds = DispatchStack.currentThreadStack();
+        long here = DispatchStack.stackPointer(scratch);
         assertThat(here).isBetween(bounds[0], bounds[0] + bounds[1]);
         long deeper = deeper(200);
         assertThat(deeper).isBetween(bounds[0], here - 200 * 16);
@@ -40,7 +40,7 @@ class StackPointerUnitTest {
     }
 
     private long deeper(int frames) {
-        return frames == 0 ? Libc.stackPointer(scratch) : deeper(frames - 1) + 0;
+        return frames == 0 ? DispatchStack.stackPointer(scratch) : deeper(frames - 1) + 0;
     }
 
     private static long deeperLeft(int frames) {

@@ -3,13 +3,13 @@ package org.jcpg.internal;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Open/closed state of a native resource with a count of the calls using
- * it. {@link #close()} only marks it closed; whoever ends the last call
+ * The leases on one native resource: its open/closed state and a count of
+ * the calls using it (each holds a lease). {@link #close()} only marks it closed; whoever ends the last call
  * (or close itself, if none runs) releases the resource, exactly once. So a
  * call never finds its native handle finalized under it, and close never
  * waits for a call that may block (a dispatch, a daemon round trip).
  */
-public final class Lifecycle {
+public final class Leases {
     private static final long CLOSED = 1L << 62;
 
     private final AtomicLong state = new AtomicLong();
@@ -24,7 +24,7 @@ public final class Lifecycle {
      * @param release frees the resource; runs once, on the thread that
      *                closes it or ends its last call
      */
-    public Lifecycle(String name, Runnable onClose, Runnable release) {
+    public Leases(String name, Runnable onClose, Runnable release) {
         this.name = name;
         this.onClose = onClose;
         this.release = release;

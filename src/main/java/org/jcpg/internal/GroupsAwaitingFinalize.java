@@ -11,10 +11,10 @@ import org.jcpg.GroupName;
  * gets CS_ERR_EXIST; close() does not wait for the finalize, so join waits
  * for it instead (it waits for the daemon either way).
  */
-final class Releasing {
+final class GroupsAwaitingFinalize {
     private static final Map<GroupName, Integer> GROUPS = new HashMap<>();
 
-    private Releasing() {
+    private GroupsAwaitingFinalize() {
     }
 
     static void begin(GroupName group) {

@@ -10,7 +10,7 @@ import java.lang.System.Logger.Level;
  * ones logged instead, and beyond the bound they are only counted, so that
  * a callback that throws on every event cannot fill the heap.
  */
-final class Failures {
+final class CallbackFailures {
     static final int MAX_REPORTED = 100;
 
     private final System.Logger log;
@@ -19,7 +19,7 @@ final class Failures {
     private int reported;
     private int dropped;
 
-    Failures(System.Logger log, String owner) {
+    CallbackFailures(System.Logger log, String owner) {
         this.log = log;
         this.owner = owner;
     }
