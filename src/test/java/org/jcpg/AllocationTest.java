@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.Timeout;
  * test JVM, the listener call sites have seen many other tests' listeners,
  * and the JIT could not inline them.
  */
+@NodeTest
 class AllocationTest {
     private static final int WINDOW = 100_000;
     private static final int WINDOWS = 5;

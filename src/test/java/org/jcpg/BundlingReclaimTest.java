@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingSender;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Timeout;
  * connection ({@link ReclaimTest}). Neither the sender's thread nor the
  * receiver's way to its sender may keep them reachable.
  */
+@NodeTest
 class BundlingReclaimTest {
     private static final int CONNECTIONS = 100;
     private static final int FD_SLACK = 20;

@@ -17,6 +17,7 @@ import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
 import org.jcpg.bundling.BundlingStatistics;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.Timeout;
  * back-pressure (the daemon refuses, the bounded queue fills, trySend
  * refuses, send times out, nothing is lost), and mixed groups.
  */
+@NodeTest
 class BundlingTest {
     private static void await(BooleanSupplier condition, Duration timeout, String what) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();

@@ -8,6 +8,7 @@ import java.lang.reflect.UndeclaredThrowableException;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -17,6 +18,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * throws must come out of dispatch instead, after the native call, without
  * losing the other events of that dispatch.
  */
+@NodeTest
 class CallbackExceptionTest {
     /** Long enough for the local daemon to have queued what we just sent. */
     private static final long SETTLE_MILLIS = 200;

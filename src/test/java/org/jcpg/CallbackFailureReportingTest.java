@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.lang.reflect.Proxy;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Timeout;
  * so its classes are reached by reflection: a handler on the "org.jcpg"
  * logger whose filter (an interface, so a proxy) keeps every record.
  */
+@NodeTest
 class CallbackFailureReportingTest {
     /** What the tests need of a java.util.logging.LogRecord. */
     record LogRecord(String level, String loggerName, Throwable thrown, String message) {

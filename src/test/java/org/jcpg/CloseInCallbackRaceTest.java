@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Timeout;
  * it at once, each on a connection of its own. It once threw
  * CS_ERR_BAD_HANDLE now and then.
  */
+@NodeTest
 class CloseInCallbackRaceTest {
     private static final int THREADS = 50;
     private static final int ROUNDS = Integer.getInteger("jcpg.test.closeRaceRounds", 8);

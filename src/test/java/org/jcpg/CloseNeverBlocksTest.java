@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Timeout;
  * <p>One corosync serves every test of this JVM: the daemon is stopped for
  * at most the bound below, and always continued in a finally.
  */
+@NodeTest
 class CloseNeverBlocksTest {
     /** Generous: close should return at once; this only tells "returns" from "blocks until SIGCONT". */
     private static final Duration BOUND = Duration.ofSeconds(10);

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.Timeout;
  * connections run on one thread: a new thread's first use of jcpg's
  * per-thread stack bounds is a legitimate, JDK-internal, recompile.
  */
+@NodeTest
 class CompiledPathsTest {
     private static final String MARK = "CompiledPathsTest: the first connection closes";
     private static final int MESSAGES = 30_000;

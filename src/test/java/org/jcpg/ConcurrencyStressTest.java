@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Supplier;
 import java.util.zip.CRC32;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.Timeout;
  * order; the queries answer sanely; the daemon survives; and close() racing
  * the senders only ever shows them IllegalStateException.
  */
+@NodeTest
 class ConcurrencyStressTest {
     /** sender id, sequence number, total length, CRC32 of the body: four big-endian ints. */
     private static final int HEADER = 16;

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,6 +31,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * fast from slow. Facts seen (error codes, leftover files) are printed as
  * lines starting with "FACT".
  */
+@NodeTest
 class DaemonDeathTest {
     private static final Duration EVENT = Duration.ofSeconds(20);
 

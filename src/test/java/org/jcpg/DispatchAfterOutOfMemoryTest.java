@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Timeout;
  * <p>Note: the hang reported in issue 18 item 9 did not reproduce with this
  * scenario on the code of that time; the test guards the promise.
  */
+@NodeTest
 class DispatchAfterOutOfMemoryTest {
     @Test
     @Timeout(180)

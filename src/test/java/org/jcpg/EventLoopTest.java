@@ -28,6 +28,7 @@ import java.util.function.Supplier;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.jcpg.internal.EventLoop;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -39,6 +40,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * exclusion with an executor, the error handler, close, resource use over
  * many connections, and backpressure.
  */
+@NodeTest
 class EventLoopTest {
     private static final Duration SEND_TIMEOUT = Duration.ofSeconds(30);
 

@@ -10,6 +10,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Timeout;
  * Group A has two members (this JVM and a child JVM: corosync refuses a
  * second join of one group by the same pid), B and C one each.
  */
+@NodeTest
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class IterationTest {
     private static final int PID = (int) Daemon.PID;

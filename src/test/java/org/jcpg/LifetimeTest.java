@@ -22,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,6 +31,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** close() at any time, from any thread, also from a callback or during a blocked dispatch. */
+@NodeTest
 class LifetimeTest {
     private static final Set<String> ALLOWED_AFTER_CLOSE = Set.of("close", "isClosed", "isLost", "statistics",
             "toString", "equals", "hashCode");

@@ -11,10 +11,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.jcpg.internal.stubs.cpg_h;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** Calls answered locally (node id, sizes, fd, context) and the numeric codes of the enums. */
+@NodeTest
 class LocalCallsTest {
 
     private static int stub(String constant) {

@@ -5,10 +5,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** A connection opened on a CpgEventLoop is the loop's to dispatch: the application's dispatch is refused. */
+@NodeTest
 class LoopOwnedDispatchTest {
     @Test
     @Timeout(60)

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.function.Supplier;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Timeout;
  * copying it natively would kill the JVM; jcpg must turn that into an
  * exception, like Java's own copy does (InternalError).
  */
+@NodeTest
 class MappedSegmentTest {
     private static final int SIZE = 64 * 1024;
 

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Timeout;
  * totem changes, against the private daemon. corosync refuses a second join
  * of one group by the same pid, so other members are child JVMs ({@link PeerProcess}).
  */
+@NodeTest
 class MembershipTest {
     private static final int PID = (int) Daemon.PID;
 

@@ -5,10 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** A delivered message's payload cannot be written, and each delivery is a value of its own. */
+@NodeTest
 class MessageValueTest {
     static final class Keeper implements CpgListener {
         final List<Message> messages = new CopyOnWriteArrayList<>();

@@ -14,6 +14,7 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -22,6 +23,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Sending and receiving: membership between connections, total order, every multicast flavour, zero-copy. */
 // SEPARATE_THREAD: a test stuck in a native call still fails after 30 s instead of blocking the build.
+@NodeTest
 @Timeout(value = 30, unit = SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class MessagingTest {
     private static final int PID = (int) Daemon.PID;

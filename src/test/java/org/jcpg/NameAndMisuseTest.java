@@ -11,12 +11,14 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** Group names as length-delimited bytes, and the misuses corosync would answer with silence. */
+@NodeTest
 class NameAndMisuseTest {
     @Test
     @Timeout(10)

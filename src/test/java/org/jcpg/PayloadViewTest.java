@@ -6,11 +6,13 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** A message's payload is a view of libcpg's receive buffer, valid only during the callback. */
+@NodeTest
 class PayloadViewTest {
     static final class Stasher implements CpgListener {
         volatile Message message;

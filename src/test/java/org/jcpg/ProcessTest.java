@@ -9,12 +9,14 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.IntStream;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** Group members in other processes ({@link PeerMain}): joins, messages, echoes, and how they go away. */
 // SEPARATE_THREAD: a test stuck in a native call or a child still fails after 30 s.
+@NodeTest
 @Timeout(value = 30, unit = SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class ProcessTest {
     private static final int PID = (int) Daemon.PID;

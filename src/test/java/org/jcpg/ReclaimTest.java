@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.Timeout;
  * Connections that the application drops without closing are reclaimed:
  * once they are garbage, their fds, threads and daemon-side membership go.
  */
+@NodeTest
 class ReclaimTest {
     private static final int CONNECTIONS = 1_000;
     private static final int FD_SLACK = 50;

@@ -11,6 +11,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.Timeout;
  * one report each, none is lost silently, and the statistics count what the
  * listener got, not what was read from the daemon.
  */
+@NodeTest
 @Timeout(120)
 class RejectingExecutorTest {
     private static final int MESSAGES = 20;

@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -17,6 +18,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * thread (it used to overflow on a 64 KiB thread before anything ran). The
  * JVM rounds tiny requests up to its own minimum, so 16 KiB tests that minimum.
  */
+@NodeTest
 class SmallStackDispatchTest {
     @ParameterizedTest(name = "{0} bytes of stack")
     @ValueSource(longs = {16 << 10, 64 << 10, 128 << 10, 256 << 10})

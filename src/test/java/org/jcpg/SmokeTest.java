@@ -2,8 +2,10 @@ package org.jcpg;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 
+@NodeTest
 class SmokeTest {
     @Test
     void joinsSendsAndReceivesItsOwnMessage() {

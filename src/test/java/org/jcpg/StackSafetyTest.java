@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.IntStream;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Timeout;
@@ -22,6 +23,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * crash the JVM nor corrupt memory: every event arrives intact, on the thread
  * that called dispatch.
  */
+@NodeTest
 class StackSafetyTest {
     private static final int FLOOD_COUNT = 200;
     private static final int FLOOD_SIZE = 64 * 1024;

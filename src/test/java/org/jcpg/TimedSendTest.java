@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Timeout;
  * The full queue comes from a daemon of the test's own ({@link CorosyncNode})
  * that the test stops with SIGSTOP: the suite's daemon is never stopped.
  */
+@NodeTest
 class TimedSendTest {
     /** Every extreme is accepted when the daemon has room: the message goes out. */
     @Test

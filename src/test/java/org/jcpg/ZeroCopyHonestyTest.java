@@ -11,6 +11,7 @@ import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
 import org.jcpg.internal.Libc;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -20,8 +21,9 @@ import org.junit.jupiter.api.Timeout;
  * payload is libcpg's receive buffer, in cpg_dispatch's frame on the
  * dispatching thread's stack, not a copy made by jcpg; so is a message
  * unpacked from a bundle. (Native segments going to libcpg as they are:
- * GatherUnitTest; bundle frames too: BundleQueueUnitTest.)
+ * GatherTest; bundle frames too: BundleQueueTest.)
  */
+@NodeTest
 class ZeroCopyHonestyTest {
     /** The /proc/self/maps line of the mapping that holds {@code address}. */
     private static String mappingOf(long address) throws IOException {

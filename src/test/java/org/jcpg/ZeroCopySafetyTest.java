@@ -14,6 +14,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Timeout;
  * buffer shared by two senders never loses a message silently, and closing
  * while a NIO operation still reads the buffer is safe.
  */
+@NodeTest
 class ZeroCopySafetyTest {
     private static CpgConnection joined(Recorder recorder, GroupName group) {
         CpgConnection cpg = CpgConnection.open(recorder);

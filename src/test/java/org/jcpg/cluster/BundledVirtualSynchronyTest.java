@@ -13,7 +13,7 @@ import org.jcpg.bundling.BundlingStatistics;
 import org.jcpg.cluster.VsHistory.Delivery;
 import org.jcpg.cluster.VsHistory.End;
 import org.jcpg.cluster.VsHistory.MsgId;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.ClusterTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Timeout;
  * daemon died. Each message carries its sender and sequence number; the
  * bundles are recorded from the frames before the receiver unpacks them.
  */
-@Tag("cluster")
+@ClusterTest
 class BundledVirtualSynchronyTest {
     private static final int PER_SECOND = 600;
     private static final int MAX_SIZE = 200;

@@ -7,7 +7,7 @@ import java.util.List;
 import org.jcpg.GroupName;
 import org.jcpg.MembershipChange;
 import org.jcpg.TotemChange;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.ClusterTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Timeout;
  * sees only itself, the others never see it, and its client stays alone.
  * With the right key again it joins.
  */
-@Tag("cluster")
+@ClusterTest
 class ClusterCryptoTest {
     @Test
     @Timeout(180)

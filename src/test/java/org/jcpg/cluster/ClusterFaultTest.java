@@ -12,9 +12,9 @@ import org.jcpg.PeerProcess;
 import org.jcpg.Reason;
 import org.jcpg.RingId;
 import org.jcpg.TotemChange;
+import org.jcpg.testsupport.ClusterTest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Timeout;
  * numbers grow. Not the order of the initial totem change against the own
  * JOIN, nor timings.
  */
-@Tag("cluster")
+@ClusterTest
 class ClusterFaultTest {
     private ClusterFixture cluster;
     private List<NodeClient> clients = List.of();

@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.ClusterTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Timeout;
  * scripts/cluster.sh up then down leaves the machine as it was; without an id, its subcommands
  * act on the one cluster there is.
  */
-@Tag("cluster")
+@ClusterTest
 class ClusterHarnessTest {
     private static String run(String... command) throws IOException, InterruptedException {
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();

@@ -10,9 +10,9 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import org.jcpg.GroupName;
+import org.jcpg.testsupport.ClusterTest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Timeout;
  * the small ones), each sender's in send order; among them a 4 MiB message
  * that libcpg fragments.
  */
-@Tag("cluster")
+@ClusterTest
 class ClusterMessagingTest {
     private static ClusterFixture cluster;
 

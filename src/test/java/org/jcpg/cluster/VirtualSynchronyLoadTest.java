@@ -7,7 +7,7 @@ import java.util.List;
 import org.jcpg.GroupName;
 import org.jcpg.cluster.FaultSchedule.Fault;
 import org.jcpg.cluster.FaultSchedule.Kind;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.ClusterTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Timeout;
  * {@link VsChecker}; the same histories tampered with (a reordered, a
  * duplicated and an undecodable delivery) must fail it. Prints the counts.
  */
-@Tag("cluster")
+@ClusterTest
 class VirtualSynchronyLoadTest {
     private static final int FAULTS = 14;
     private static final long SCHEDULE_MS = 70_000;

@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Test;
  * JVM of its own against the suite's corosync. It is in the default package, so it cannot be
  * compiled into the test tree's module; this test is what compiles it in the build.
  */
+@NodeTest
 class HelloTest {
     @Test
     void helloJoinsSendsThreeMessagesAndGetsThemBack() throws IOException, InterruptedException {

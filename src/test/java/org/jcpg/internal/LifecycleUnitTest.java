@@ -7,13 +7,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.RepeatedTest;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** The lease logic behind "close never waits, and the handle is freed once, after its last call". */
-@Tag("unit")
+@UnitTest
 class LifecycleUnitTest {
     private final AtomicInteger woken = new AtomicInteger();
     private final AtomicInteger released = new AtomicInteger();

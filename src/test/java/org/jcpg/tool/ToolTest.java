@@ -25,6 +25,7 @@ import org.jcpg.CpgConnection;
 import org.jcpg.CpgListener;
 import org.jcpg.GroupName;
 import org.jcpg.PeerProcess;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -39,6 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * corosync. Group A has this JVM and a child JVM as members; B (with a space)
  * this JVM; NUL is "name\0" as testcpg would name it.
  */
+@NodeTest
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class ToolTest {
     private static final int PID = (int) ProcessHandle.current().pid();

@@ -6,12 +6,12 @@ import static org.assertj.core.api.Assertions.within;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 
 /** The targets that scripts/bench/bench.sh reports, checked on made-up medians, without corosync. */
-@Tag("unit")
-class BenchTargetsUnitTest {
+@UnitTest
+class BenchTargetsTest {
     private final Map<String, Map<String, Object>> medians = new HashMap<>();
 
     private void median(int size, String impl, String mode, double msgsPerSecond, double cpu, Double alloc) {

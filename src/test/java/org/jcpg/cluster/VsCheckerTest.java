@@ -7,7 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.jcpg.cluster.VsHistory.End;
 import org.jcpg.cluster.VsHistory.MsgId;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,8 +20,8 @@ import org.junit.jupiter.api.Test;
  * in two, mixing senders, or a delivery outside a bundle each fail. An
  * undecodable delivery fails; a violation shows its members' views around it.
  */
-@Tag("unit")
-class VsCheckerUnitTest {
+@UnitTest
+class VsCheckerTest {
     /** Members a (node 1), b (node 2), c (node 3), all pid 100, incarnation 0. */
     private static final List<String> ABC = List.of("1/100", "2/100", "3/100");
 

@@ -5,15 +5,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 
 /**
  * What libcpg is handed for a send: the caller's own memory where it may
  * read it in place (no intermediate copy), else reused staging memory.
  */
-@Tag("unit")
-class GatherUnitTest {
+@UnitTest
+class GatherTest {
     private final Gather gather = new Gather();
 
     private long base(int entry) {

@@ -8,7 +8,7 @@ import org.jcpg.Message;
 import org.jcpg.cluster.VsHistory.Delivery;
 import org.jcpg.cluster.VsHistory.MsgId;
 import org.jcpg.cluster.VsHistory.Undecodable;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
  * an {@link Undecodable} with its sender, length and first bytes, never nothing, so that the
  * history holds a garbled message instead of losing it.
  */
-@Tag("unit")
-class LoadMemberUnitTest {
+@UnitTest
+class LoadMemberTest {
     private static final GroupName GROUP = GroupName.of("vs-decode");
 
     private static Message message(long node, int pid, byte[] payload) {

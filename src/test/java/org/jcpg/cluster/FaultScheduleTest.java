@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.jcpg.cluster.FaultSchedule.Fault;
 import org.jcpg.cluster.FaultSchedule.Kind;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -13,8 +13,8 @@ import org.junit.jupiter.api.Test;
  * replay needs), another seed another one; the seed property reads decimal and 0x hex and
  * fails loudly on anything else.
  */
-@Tag("unit")
-class FaultScheduleUnitTest {
+@UnitTest
+class FaultScheduleTest {
     @Test
     void theSameSeedGivesTheSameScheduleAndAnotherSeedAnother() {
         assertThat(FaultSchedule.mixed(42, 14, 3)).isEqualTo(FaultSchedule.mixed(42, 14, 3));

@@ -14,8 +14,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.spi.ToolProvider;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.DynamicTest;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
@@ -40,8 +40,8 @@ import org.junit.jupiter.api.TestFactory;
  * A compiler error is reported with the Markdown file and line of the snippet.
  * To check a single file: {@code -Djcpg.docs=path/to/file.md} (relative to the project).
  */
-@Tag("unit")
-class DocSnippetsUnitTest {
+@UnitTest
+class DocSnippetsTest {
     private static final Pattern FENCE = Pattern.compile("^(\\s*)```\\s*java(?:\\s+(\\S+))?\\s*$");
     private static final Pattern GIVEN = Pattern.compile("^//\\s*given:\\s*(.+?);?\\s*$");
     private static final Pattern PUBLIC_TYPE =

@@ -20,7 +20,7 @@ import org.jcpg.CpgListener;
 import org.jcpg.GroupName;
 import org.jcpg.MembershipChange;
 import org.jcpg.Message;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -31,8 +31,8 @@ import org.junit.jupiter.api.Timeout;
  * messages made by hand. {@code BundlingTest} does the same against the
  * daemon.
  */
-@Tag("unit")
-class BundlingUnitTest {
+@UnitTest
+class BundleFrameAndQueueTest {
     private static final GroupName GROUP = GroupName.of("unit");
 
     /** A frame made by hand, to write malformed ones. */

@@ -7,13 +7,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The report of scripts/bench/bench.sh: warm medians and the fresh JVM's ratios, without corosync. */
-@Tag("unit")
-class BenchReportUnitTest {
+@UnitTest
+class BenchReportTest {
     private static String run(int pair, String impl, String mode, String jvm, double msgsPerSecond, double cpu) {
         return String.format(java.util.Locale.ROOT,
                 "{\"pair\":%d,\"order\":1,\"impl\":\"%s\",\"mode\":\"%s\",\"size\":64,\"count\":1000,%s\"exit\":0,"

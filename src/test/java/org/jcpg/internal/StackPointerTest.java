@@ -4,12 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 
 /** The stack pointer that decides where cpg_dispatch runs, read without a system call on x86-64 glibc. */
-@Tag("unit")
-class StackPointerUnitTest {
+@UnitTest
+class StackPointerTest {
     private final MemorySegment scratch = Arena.ofAuto().allocate(Libc.UCONTEXT_SIZE, 16);
 
     @Test

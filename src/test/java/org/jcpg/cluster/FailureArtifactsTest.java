@@ -8,7 +8,7 @@ import java.time.Instant;
 import java.util.List;
 import org.jcpg.cluster.VsHistory.End;
 import org.jcpg.cluster.VsHistory.MsgId;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -16,8 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
  * What a failing cluster test keeps: the daemons' logs (a missing one named), the histories
  * in their text form, and the checker's report with the views around each violation.
  */
-@Tag("unit")
-class FailureArtifactsUnitTest {
+@UnitTest
+class FailureArtifactsTest {
     @Test
     void keepsLogsHistoriesAndTheReport(@TempDir Path tmp) throws Exception {
         Path log1 = Files.writeString(tmp.resolve("log1"), "node 1 log\n");

@@ -13,7 +13,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jcpg.internal.GatherProbe;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -23,10 +23,10 @@ import org.junit.jupiter.params.provider.EnumSource;
  * Where a bundle lives: the frame the queue packs messages into is native
  * memory that libcpg reads in place (no staging copy between the pack and
  * libcpg), and it is freed at close, but never while a send may still use
- * it. The ordering and back-pressure of the queue: {@code BundlingUnitTest}.
+ * it. The ordering and back-pressure of the queue: {@code BundleFrameAndQueueTest}.
  */
-@Tag("unit")
-class BundleQueueUnitTest {
+@UnitTest
+class BundleQueueTest {
     private static final long SECOND = 1_000_000_000L;
 
     private static MemorySegment text(String s) {

@@ -8,12 +8,12 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 
 /** Value classes, without corosync. */
-@Tag("unit")
-class ValuesUnitTest {
+@UnitTest
+class ValuesTest {
     private static String render(int... bytes) {
         byte[] b = new byte[bytes.length];
         for (int i = 0; i < bytes.length; i++) {

@@ -6,12 +6,12 @@ import java.util.List;
 import java.util.ResourceBundle;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 
 /** How a dispatch reports many failing callbacks without losing them or filling the heap. */
-@Tag("unit")
-class FailuresUnitTest {
+@UnitTest
+class FailuresTest {
     record Logged(System.Logger.Level level, String message, Throwable thrown) {
     }
 

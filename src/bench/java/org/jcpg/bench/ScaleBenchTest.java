@@ -5,13 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The result handling of scripts/bench/bench-scale.sh, without corosync. */
-@Tag("unit")
-class ScaleBenchUnitTest {
+@UnitTest
+class ScaleBenchTest {
     @Test
     void readsNumberFieldsOfAFlatJsonLine() {
         String line = "{\"connections\":4,\"msgs_per_s\":1234.5,\"client_cpu_us_per_msg\":-0.25,\"senders\":[{\"msgs_per_s\":1.0}]}";

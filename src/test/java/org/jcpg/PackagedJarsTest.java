@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import java.util.zip.ZipEntry;
+import org.jcpg.testsupport.PackagingTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -33,8 +34,9 @@ import org.junit.jupiter.api.Timeout;
  * else on stderr is the JVM's native-access warning. Needs root, for
  * {@code unshare --net}, as the rest of the suite does.
  */
+@PackagingTest
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
-class PackagingIT {
+class PackagedJarsTest {
     private static final Path JAR = artifact("jcpg.jar");
     private static final Path SOURCES = artifact("jcpg.sourcesJar");
     private static final Path JAVADOC = artifact("jcpg.javadocJar");
