@@ -12,6 +12,7 @@ import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -171,7 +172,7 @@ class AllocationTest {
         double best = Double.MAX_VALUE;
         try (CpgConnection cpg = CpgConnection.open(path.startsWith("Bundling") ? Bundling.defaults().receiver(listener)
                 : listener)) {
-            cpg.join(Daemon.uniqueGroup("alloc"));
+            cpg.join(SuiteDaemon.uniqueGroup("alloc"));
             long sequence = 0;
             long overhead = allocation.overhead();
             for (int window = 0; window < WINDOWS && best >= bound; window++) {

@@ -12,6 +12,7 @@ import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
 import org.jcpg.bundling.BundlingStatistics;
+import org.jcpg.testsupport.BundleRecorder;
 
 /**
  * A member of a bundled group in a child JVM ({@link PeerProcess.Program#BUNDLE_PEER}), for

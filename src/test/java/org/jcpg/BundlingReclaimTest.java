@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingSender;
+import org.jcpg.testsupport.LogCapture;
 import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

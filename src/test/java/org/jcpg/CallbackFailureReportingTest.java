@@ -9,6 +9,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.lang.reflect.Proxy;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.Where;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -115,7 +118,7 @@ class CallbackFailureReportingTest {
 
         @Override
         public void onMembershipChange(CpgConnection connection, MembershipChange change) {
-            if (change.joined().stream().anyMatch(m -> m.pid() == (int) Daemon.PID)) {
+            if (change.joined().stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID)) {
                 joinedSelf = true;
             }
         }
@@ -128,8 +131,8 @@ class CallbackFailureReportingTest {
     private List<Round> run(Thrower thrower, int count) throws Exception {
         List<Round> rounds = new ArrayList<>();
         try (CpgConnection cpg = CpgConnection.open(thrower)) {
-            cpg.join(Daemon.uniqueGroup("failures"));
-            Daemon.dispatchUntil(() -> thrower.joinedSelf, cpg);
+            cpg.join(SuiteDaemon.uniqueGroup("failures"));
+            SuiteDaemon.dispatchUntil(() -> thrower.joinedSelf, cpg);
             for (int k = 1; k <= count; k++) {
                 Payloads.send(cpg, Payloads.pattern(k, 16));
             }

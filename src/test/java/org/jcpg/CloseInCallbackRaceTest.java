@@ -8,6 +8,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -39,7 +40,7 @@ class CloseInCallbackRaceTest {
                             }
                         });
                         // One process joins a group through one connection only: a group each.
-                        cpg.join(Daemon.uniqueGroup("close-race-" + index));
+                        cpg.join(SuiteDaemon.uniqueGroup("close-race-" + index));
                         cpg.multicast(Guarantee.AGREED, new byte[] {(byte) index});
                         int n = cpg.dispatch(DispatchMode.BLOCKING);
                         if (!cpg.isClosed()) {

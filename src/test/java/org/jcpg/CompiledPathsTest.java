@@ -10,6 +10,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.Where;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -101,7 +103,7 @@ class CompiledPathsTest {
             }
         };
         try (CpgConnection cpg = CpgConnection.open(listener)) {
-            cpg.join(Daemon.uniqueGroup("compiled"));
+            cpg.join(SuiteDaemon.uniqueGroup("compiled"));
             while (!joined[0]) {
                 cpg.dispatch(DispatchMode.ONE);
             }

@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Supplier;
 import java.util.zip.CRC32;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -135,7 +136,7 @@ class ConcurrencyStressTest {
 
         @Override
         public void onMembershipChange(CpgConnection connection, MembershipChange change) {
-            if (change.joined().stream().anyMatch(m -> m.pid() == (int) Daemon.PID)) {
+            if (change.joined().stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID)) {
                 joined = true;
             }
         }
@@ -144,7 +145,7 @@ class ConcurrencyStressTest {
         public void onMessage(CpgConnection connection, Message message) {
             delivered.incrementAndGet();
             MemorySegment p = message.payload();
-            if (!message.group().equals(group) || message.pid() != (int) Daemon.PID) {
+            if (!message.group().equals(group) || message.pid() != (int) SuiteDaemon.OWN_PID) {
                 problem("message from " + message.pid() + " in " + message.group());
                 return;
             }
@@ -244,8 +245,8 @@ class ConcurrencyStressTest {
     @Test
     @Timeout(240)
     void everyKindOfCallAtOnceOnOneConnection() throws Exception {
-        DaemonProcess.assertAlive();
-        GroupName group = Daemon.uniqueGroup("stress");
+        SuiteDaemon.assertAlive();
+        GroupName group = SuiteDaemon.uniqueGroup("stress");
         Checker checker = new Checker(group);
         Queue<String> failures = new ConcurrentLinkedQueue<>();
         AtomicInteger queryRounds = new AtomicInteger();
@@ -260,8 +261,8 @@ class ConcurrencyStressTest {
             dispatcher = dispatcher(cpg, failures);
             awaitTrue(() -> checker.joined, Duration.ofSeconds(20), "our own JOIN");
             node = cpg.localNodeId();
-            Member me = new Member(node, (int) Daemon.PID, Reason.UNDEFINED);
-            GroupMember meInGroup = new GroupMember(group, node, (int) Daemon.PID);
+            Member me = new Member(node, (int) SuiteDaemon.OWN_PID, Reason.UNDEFINED);
+            GroupMember meInGroup = new GroupMember(group, node, (int) SuiteDaemon.OWN_PID);
 
             CountDownLatch start = new CountDownLatch(1);
             List<Thread> senders = new ArrayList<>();
@@ -372,7 +373,7 @@ class ConcurrencyStressTest {
         }
         assertThat(checker.delivered.get()).as("deliveries").isEqualTo(total);
         assertThat(queryRounds.get()).as("query rounds").isPositive();
-        DaemonProcess.assertAlive();
+        SuiteDaemon.assertAlive();
         try (CpgConnection after = CpgConnection.open(new CpgListener() { })) {
             assertThat(after.localNodeId()).as("the daemon still answers").isEqualTo(node);
         }
@@ -381,15 +382,15 @@ class ConcurrencyStressTest {
     @Test
     @Timeout(240)
     void closeRacingSendersOnlyEverGivesIllegalStateException() throws Exception {
-        DaemonProcess.assertAlive();
+        SuiteDaemon.assertAlive();
         for (int round = 0; round < 3; round++) {
             closeRace(round);
         }
-        DaemonProcess.assertAlive();
+        SuiteDaemon.assertAlive();
     }
 
     private void closeRace(int round) throws Exception {
-        GroupName group = Daemon.uniqueGroup("close-race");
+        GroupName group = SuiteDaemon.uniqueGroup("close-race");
         Checker checker = new Checker(group);
         Queue<String> failures = new ConcurrentLinkedQueue<>();
         int threads = SMALL_SENDERS + 1; // the last one queries
@@ -465,6 +466,6 @@ class ConcurrencyStressTest {
         assertThat(failures).as("round " + round).isEmpty();
         assertThat(wrong).as("round " + round + ": each racer must end with IllegalStateException only").isEmpty();
         assertThat(checker.problems).as("round " + round + ": what was delivered before close").isEmpty();
-        DaemonProcess.assertAlive();
+        SuiteDaemon.assertAlive();
     }
 }

@@ -18,9 +18,10 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import org.jcpg.testsupport.KillableDaemon;
 
 /**
- * A {@link DaemonPeerMain} in a child JVM inside a {@link CorosyncNode}'s
+ * A {@link DaemonPeerMain} in a child JVM inside a {@link KillableDaemon}'s
  * network namespace. Its message events are checked as they arrive (there
  * may be tens of thousands): per sender, sequence numbers must rise
  * strictly, and no message may arrive between a connection loss and the
@@ -109,7 +110,7 @@ final class DaemonPeer implements AutoCloseable {
      *
      * @param label names the peer in failure messages
      */
-    static DaemonPeer start(CorosyncNode node, String label) throws InterruptedException {
+    static DaemonPeer start(KillableDaemon node, String label) throws InterruptedException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process process;
         try {
@@ -131,7 +132,7 @@ final class DaemonPeer implements AutoCloseable {
     }
 
     /** A peer with an event loop joined to {@code group}. */
-    static DaemonPeer joined(CorosyncNode node, String label, GroupName group, boolean executor, String reconnect)
+    static DaemonPeer joined(KillableDaemon node, String label, GroupName group, boolean executor, String reconnect)
             throws InterruptedException {
         DaemonPeer peer = start(node, label);
         peer.command("loop " + (executor ? "virtual" : "none") + " " + reconnect);

@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -25,7 +26,7 @@ class DispatchAfterOutOfMemoryTest {
     @Test
     @Timeout(180)
     void aDispatchAfterHeapExhaustionDeliversAndReturns() throws Exception {
-        GroupName group = Daemon.uniqueGroup("oom");
+        GroupName group = SuiteDaemon.uniqueGroup("oom");
         try (MisuseChild child = MisuseChild.start(List.of(), List.of("-Xmx48m", "-XX:TieredStopAtLevel=1"),
                 "heap-exhaustion", HexFormat.of().formatHex(group.toBytes()))) {
             System.out.println("heap filled: " + child.await("FREED", Duration.ofSeconds(120)));

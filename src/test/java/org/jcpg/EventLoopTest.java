@@ -28,7 +28,10 @@ import java.util.function.Supplier;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.jcpg.internal.EventLoop;
+import org.jcpg.testsupport.LogCapture;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -154,7 +157,7 @@ class EventLoopTest {
         };
         try (CpgEventLoop loop = CpgEventLoop.builder().name("evl-named-thread").start();
              CpgConnection cpg = loop.open(listener)) {
-            cpg.join(Daemon.uniqueGroup("evl-default"));
+            cpg.join(SuiteDaemon.uniqueGroup("evl-default"));
             for (int k = 0; k < n; k++) {
                 send(cpg, k, sizeOf(k));
             }
@@ -186,7 +189,7 @@ class EventLoopTest {
             for (int i = 0; i < connections; i++) {
                 List<Integer> mine = new CopyOnWriteArrayList<>();
                 received.add(mine);
-                GroupName group = Daemon.uniqueGroup("evl-several-" + i);
+                GroupName group = SuiteDaemon.uniqueGroup("evl-several-" + i);
                 groups.add(group);
                 int index = i;
                 AtomicReference<CpgConnection> self = new AtomicReference<>();
@@ -280,8 +283,8 @@ class EventLoopTest {
         try (CpgEventLoop loop = CpgEventLoop.start();
              CpgConnection a = loop.open(switching, ModelFlag.DELIVER_INITIAL_TOTEM_CONF);
              CpgConnection b = loop.open(perKind, ModelFlag.DELIVER_INITIAL_TOTEM_CONF)) {
-            a.join(Daemon.uniqueGroup("evl-switch"));
-            b.join(Daemon.uniqueGroup("evl-perkind"));
+            a.join(SuiteDaemon.uniqueGroup("evl-switch"));
+            b.join(SuiteDaemon.uniqueGroup("evl-perkind"));
             for (int k = 0; k < 3; k++) {
                 send(a, k, 16);
                 send(b, k, 16);
@@ -366,7 +369,7 @@ class EventLoopTest {
                     }
                 });
                 open.add(cpg);
-                cpg.join(Daemon.uniqueGroup("evl-exec-" + i));
+                cpg.join(SuiteDaemon.uniqueGroup("evl-exec-" + i));
             }
             for (int k = 0; k < n; k++) {
                 for (CpgConnection cpg : open) {
@@ -430,7 +433,7 @@ class EventLoopTest {
                     }
                 });
                 open.add(cpg);
-                cpg.join(Daemon.uniqueGroup("evl-errors-" + i));
+                cpg.join(SuiteDaemon.uniqueGroup("evl-errors-" + i));
             }
             for (int k = 0; k < n; k++) {
                 for (CpgConnection cpg : open) {
@@ -478,7 +481,7 @@ class EventLoopTest {
                      }
                  }
              })) {
-            cpg.join(Daemon.uniqueGroup("evl-default-handler"));
+            cpg.join(SuiteDaemon.uniqueGroup("evl-default-handler"));
             for (int k = 0; k < n; k++) {
                 send(cpg, k, 16);
             }
@@ -520,25 +523,25 @@ class EventLoopTest {
             for (int i = 0; i < connections; i++) {
                 CpgConnection cpg = loop.open(new CpgListener() {
                 });
-                GroupName group = Daemon.uniqueGroup("evl-close-" + i);
+                GroupName group = SuiteDaemon.uniqueGroup("evl-close-" + i);
                 cpg.join(group);
                 groups.add(group);
                 open.add(cpg);
             }
             long node = observer.localNodeId();
             for (GroupName group : groups) {
-                await(() -> observer.membership(group).stream().anyMatch(m -> m.pid() == (int) Daemon.PID && m.nodeId() == node),
+                await(() -> observer.membership(group).stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID && m.nodeId() == node),
                         Duration.ofSeconds(10), () -> "this process in " + group);
             }
             loop.close();
             assertThat(loop.isClosed()).isTrue();
             assertThat(open).allMatch(CpgConnection::isClosed);
             for (GroupName group : groups) {
-                await(() -> observer.membership(group).stream().noneMatch(m -> m.pid() == (int) Daemon.PID),
+                await(() -> observer.membership(group).stream().noneMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID),
                         Duration.ofSeconds(20), () -> group + " still lists this process: " + observer.membership(group));
             }
             loop.close(); // idempotent
-            assertThatThrownBy(() -> open.get(0).join(Daemon.uniqueGroup("evl-after-close")))
+            assertThatThrownBy(() -> open.get(0).join(SuiteDaemon.uniqueGroup("evl-after-close")))
                     .isInstanceOf(IllegalStateException.class);
         }
     }
@@ -590,7 +593,7 @@ class EventLoopTest {
                 List<CpgConnection> open = new ArrayList<>();
                 for (int i = 0; i < connections; i++) {
                     CpgConnection cpg = loop.open(slow);
-                    cpg.join(Daemon.uniqueGroup("evl-close-race-" + i));
+                    cpg.join(SuiteDaemon.uniqueGroup("evl-close-race-" + i));
                     open.add(cpg);
                 }
                 for (int k = 0; k < n; k++) {
@@ -644,7 +647,7 @@ class EventLoopTest {
                     callbackDone.set(true);
                 }
             });
-            slow.join(Daemon.uniqueGroup("evl-close-after-one"));
+            slow.join(SuiteDaemon.uniqueGroup("evl-close-after-one"));
             send(slow, 0, 16);
             assertThat(running.await(20, TimeUnit.SECONDS)).as("the slow callback started").isTrue();
             slow.close();
@@ -679,7 +682,7 @@ class EventLoopTest {
                     otherInFlight.decrementAndGet();
                 }
             });
-            busy.join(Daemon.uniqueGroup("evl-close-inside-busy"));
+            busy.join(SuiteDaemon.uniqueGroup("evl-close-inside-busy"));
             CpgConnection closer = loop.open(new CpgListener() {
                 @Override
                 public void onMessage(CpgConnection connection, Message message) {
@@ -695,7 +698,7 @@ class EventLoopTest {
                     }
                 }
             });
-            closer.join(Daemon.uniqueGroup("evl-close-inside"));
+            closer.join(SuiteDaemon.uniqueGroup("evl-close-inside"));
             for (int k = 0; k < 200; k++) {
                 send(busy, k, 16);
             }
@@ -739,8 +742,8 @@ class EventLoopTest {
                     bSeen.add(Payloads.index(message.payload()));
                 }
             });
-            a.join(Daemon.uniqueGroup("evl-close-one-a"));
-            b.join(Daemon.uniqueGroup("evl-close-one-b"));
+            a.join(SuiteDaemon.uniqueGroup("evl-close-one-a"));
+            b.join(SuiteDaemon.uniqueGroup("evl-close-one-b"));
             // Sent from another thread: on the loop thread, A's slow callbacks make sends wait.
             Thread sender = Thread.ofPlatform().start(() -> {
                 for (int k = 0; k < n && !a.isClosed(); k++) {
@@ -799,7 +802,7 @@ class EventLoopTest {
         int target = 10_000;
         int warmUp = 1_000;
         long budgetNanos = Duration.ofSeconds(90).toNanos();
-        List<GroupName> groups = IntStream.range(0, 4).mapToObj(i -> Daemon.uniqueGroup("evl-cycle-" + i)).toList();
+        List<GroupName> groups = IntStream.range(0, 4).mapToObj(i -> SuiteDaemon.uniqueGroup("evl-cycle-" + i)).toList();
         CpgListener listener = new CpgListener() {
         };
         Usage baseline = null;
@@ -851,7 +854,7 @@ class EventLoopTest {
                     seen.add(Payloads.index(message.payload()));
                 }
             })) {
-                cpg.join(Daemon.uniqueGroup("evl-cycle-after"));
+                cpg.join(SuiteDaemon.uniqueGroup("evl-cycle-after"));
                 send(cpg, 7, 16);
                 await(() -> seen.size() == 1, Duration.ofSeconds(10), () -> "a message after the cycles");
                 assertThat(seen).containsExactly(7);
@@ -904,7 +907,7 @@ class EventLoopTest {
                      ran.incrementAndGet();
                  }
              })) {
-            cpg.join(Daemon.uniqueGroup("evl-backpressure"));
+            cpg.join(SuiteDaemon.uniqueGroup("evl-backpressure"));
             Thread sampler = Thread.ofPlatform().daemon().start(() -> {
                 while (sampling.get()) {
                     long queued = cpg.statistics().eventsWaiting();

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.time.Duration;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -23,7 +24,7 @@ class LoopOwnedDispatchTest {
                      received.add(new String(m.toByteArray()));
                  }
              })) {
-            cpg.join(Daemon.uniqueGroup("owned"));
+            cpg.join(SuiteDaemon.uniqueGroup("owned"));
             for (DispatchMode mode : DispatchMode.values()) {
                 assertThatThrownBy(() -> cpg.dispatch(mode))
                         .isInstanceOf(IllegalStateException.class)

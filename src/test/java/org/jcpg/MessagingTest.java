@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -26,7 +28,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 @NodeTest
 @Timeout(value = 30, unit = SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class MessagingTest {
-    private static final int PID = (int) Daemon.PID;
+    private static final int PID = (int) SuiteDaemon.OWN_PID;
 
     private final List<CpgConnection> opened = new CopyOnWriteArrayList<>();
 
@@ -54,7 +56,7 @@ class MessagingTest {
      */
     @Test
     void secondConnectionOfTheSameProcessCannotJoinTheSameGroup() {
-        GroupName group = Daemon.uniqueGroup("twice");
+        GroupName group = SuiteDaemon.uniqueGroup("twice");
         Recorder first = new Recorder();
         CpgConnection a = open(first);
         CpgConnection b = open(new Recorder());
@@ -67,7 +69,7 @@ class MessagingTest {
         assertThat(b.group()).isNull();
         // The refused join changed nothing: the group still has one member, and b may join elsewhere.
         assertThat(a.membership(group)).containsExactly(new Member(a.localNodeId(), PID, Reason.UNDEFINED));
-        GroupName other = Daemon.uniqueGroup("twice-other");
+        GroupName other = SuiteDaemon.uniqueGroup("twice-other");
         b.join(other);
         assertThat(b.group()).isEqualTo(other);
     }
@@ -78,14 +80,14 @@ class MessagingTest {
         Recorder second = new Recorder();
         CpgConnection a = open(first);
         CpgConnection b = open(second);
-        GroupName groupA = Daemon.uniqueGroup("iso-a");
-        GroupName groupB = Daemon.uniqueGroup("iso-b");
+        GroupName groupA = SuiteDaemon.uniqueGroup("iso-a");
+        GroupName groupB = SuiteDaemon.uniqueGroup("iso-b");
         a.join(groupA);
         b.join(groupB);
         a.multicast(Guarantee.AGREED, "to-a".getBytes(UTF_8));
         b.multicast(Guarantee.AGREED, "to-b".getBytes(UTF_8));
         a.multicast(Guarantee.AGREED, "to-a-2".getBytes(UTF_8));
-        Daemon.dispatchUntil(() -> first.messages.size() >= 2 && !second.messages.isEmpty(), a, b);
+        SuiteDaemon.dispatchUntil(() -> first.messages.size() >= 2 && !second.messages.isEmpty(), a, b);
         a.dispatch(DispatchMode.ALL);
         b.dispatch(DispatchMode.ALL);
         assertThat(payloads(first)).containsExactly("to-a", "to-a-2");
@@ -103,9 +105,9 @@ class MessagingTest {
     private byte[] roundTrip(Consumer<CpgConnection> send) {
         Recorder recorder = new Recorder();
         CpgConnection cpg = open(recorder);
-        cpg.join(Daemon.uniqueGroup("mcast"));
+        cpg.join(SuiteDaemon.uniqueGroup("mcast"));
         send.accept(cpg);
-        Daemon.dispatchUntil(() -> !recorder.messages.isEmpty(), cpg);
+        SuiteDaemon.dispatchUntil(() -> !recorder.messages.isEmpty(), cpg);
         // Anything sent by mistake (a second message) would be waiting by now as well.
         cpg.dispatch(DispatchMode.ALL);
         assertThat(recorder.messages).hasSize(1);
@@ -204,11 +206,11 @@ class MessagingTest {
         arena.close();
         Recorder recorder = new Recorder();
         CpgConnection cpg = open(recorder);
-        cpg.join(Daemon.uniqueGroup("closed-arena"));
+        cpg.join(SuiteDaemon.uniqueGroup("closed-arena"));
         assertThatThrownBy(() -> cpg.multicast(Guarantee.AGREED, segment)).isInstanceOf(IllegalStateException.class);
         // A marker sent afterwards is the only message delivered.
         cpg.multicast(Guarantee.AGREED, "marker".getBytes(UTF_8));
-        Daemon.dispatchUntil(() -> !recorder.messages.isEmpty(), cpg);
+        SuiteDaemon.dispatchUntil(() -> !recorder.messages.isEmpty(), cpg);
         cpg.dispatch(DispatchMode.ALL);
         assertThat(payloads(recorder)).containsExactly("marker");
     }
@@ -282,11 +284,11 @@ class MessagingTest {
     void everyGuaranteeIsAcceptedAndDelivered() {
         Recorder recorder = new Recorder();
         CpgConnection cpg = open(recorder);
-        cpg.join(Daemon.uniqueGroup("guarantee"));
+        cpg.join(SuiteDaemon.uniqueGroup("guarantee"));
         for (Guarantee guarantee : Guarantee.values()) {
             cpg.multicast(guarantee, guarantee.name().getBytes(UTF_8));
         }
-        Daemon.dispatchUntil(() -> recorder.messages.size() == Guarantee.values().length, cpg);
+        SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == Guarantee.values().length, cpg);
         assertThat(payloads(recorder)).containsExactly("UNORDERED", "FIFO", "AGREED", "SAFE");
     }
 
@@ -301,14 +303,14 @@ class MessagingTest {
         int size = 4 * 1024 * 1024;
         Recorder recorder = new Recorder();
         CpgConnection cpg = open(recorder);
-        cpg.join(Daemon.uniqueGroup("big"));
+        cpg.join(SuiteDaemon.uniqueGroup("big"));
         assertThat(cpg.maxAtomicMessageSize()).isEqualTo(1047552).isLessThan(size);
 
         byte[] message = pattern(size, 17);
         // Sent from the test thread while nobody dispatches: the fragmented send must not depend on it.
         cpg.multicast(Guarantee.AGREED, message);
         cpg.multicast(Guarantee.AGREED, "after".getBytes(UTF_8));
-        Daemon.dispatchUntil(() -> recorder.messages.size() == 2, cpg);
+        SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 2, cpg);
         byte[] delivered = recorder.messages.get(0).payload();
         assertThat(delivered.length).isEqualTo(size);
         // Arrays.mismatch rather than isEqualTo: a 4 MiB failure message would be unreadable.
@@ -322,7 +324,7 @@ class MessagingTest {
     void zeroCopyBufferSendsItsContentAndCanBeReused() {
         Recorder recorder = new Recorder();
         CpgConnection cpg = open(recorder);
-        cpg.join(Daemon.uniqueGroup("zcb"));
+        cpg.join(SuiteDaemon.uniqueGroup("zcb"));
         ZeroCopyBuffer buffer = cpg.allocateZeroCopy(4096);
         MemorySegment segment = buffer.segment();
         assertThat(segment.byteSize()).isEqualTo(4096);
@@ -330,7 +332,7 @@ class MessagingTest {
         byte[] first = pattern(1000, 18);
         MemorySegment.copy(first, 0, segment, JAVA_BYTE, 0, first.length);
         buffer.multicast(Guarantee.AGREED, first.length);
-        Daemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
+        SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
         assertThat(recorder.messages.get(0).payload()).isEqualTo(first);
 
         // The same buffer, refilled with different content and sent whole.
@@ -338,7 +340,7 @@ class MessagingTest {
         MemorySegment.copy(second, 0, segment, JAVA_BYTE, 0, second.length);
         buffer.multicast(Guarantee.AGREED, second.length);
         buffer.multicast(Guarantee.AGREED, 0);
-        Daemon.dispatchUntil(() -> recorder.messages.size() == 3, cpg);
+        SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 3, cpg);
         assertThat(recorder.messages.get(1).payload()).isEqualTo(second);
         assertThat(recorder.messages.get(2).payload()).isEmpty();
 
@@ -357,7 +359,7 @@ class MessagingTest {
     @Test
     void closingTheConnectionInvalidatesItsZeroCopyBuffers() {
         CpgConnection cpg = open(new Recorder());
-        cpg.join(Daemon.uniqueGroup("zcb-close"));
+        cpg.join(SuiteDaemon.uniqueGroup("zcb-close"));
         ZeroCopyBuffer buffer = cpg.allocateZeroCopy(128);
         MemorySegment segment = buffer.segment();
         segment.fill((byte) 1);
@@ -419,7 +421,7 @@ class MessagingTest {
             }
         });
         opened.add(cpg);
-        cpg.join(Daemon.uniqueGroup("zcb-leak"));
+        cpg.join(SuiteDaemon.uniqueGroup("zcb-leak"));
         buffer.set(cpg.allocateZeroCopy(10_000));
         long address = buffer.get().segment().address();
         cpg.multicast(Guarantee.AGREED, new byte[1]);

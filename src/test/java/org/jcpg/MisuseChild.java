@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import org.jcpg.testsupport.KillableDaemon;
 
 /**
  * A {@link MisuseChildMain} scenario in a child JVM: lines it prints come
@@ -42,7 +43,7 @@ final class MisuseChild implements AutoCloseable {
     }
 
     /**
-     * Starts the scenario; {@code launcher} (e.g. {@link CorosyncNode#enter}'s prefix, or
+     * Starts the scenario; {@code launcher} (e.g. {@link KillableDaemon#enter}'s prefix, or
      * nothing for the suite's daemon) ends by exec'ing the JVM.
      */
     static MisuseChild start(List<String> launcher, List<String> jvmOptions, String... args) {

@@ -9,6 +9,7 @@ import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Collectors;
+import org.jcpg.testsupport.Payloads;
 
 /**
  * Another group member, in a child JVM run by {@link PeerProcess}: corosync

@@ -10,7 +10,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.LogCapture;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -84,11 +86,11 @@ class ReclaimTest {
     void droppedConnectionsAreReclaimed() throws Exception {
         // Warm up whatever jcpg creates once per JVM (classes, shared threads).
         try (CpgConnection warm = CpgConnection.open(new CpgListener() { })) {
-            warm.join(Daemon.uniqueGroup("reclaim-warm"));
+            warm.join(SuiteDaemon.uniqueGroup("reclaim-warm"));
             warm.dispatch(DispatchMode.ALL);
         }
         CpgConnection dropped = CpgConnection.open(new CpgListener() { });
-        dropped.join(Daemon.uniqueGroup("reclaim-warm"));
+        dropped.join(SuiteDaemon.uniqueGroup("reclaim-warm"));
         dropped.dispatch(DispatchMode.ALL);
         dropped = null;
         settle();

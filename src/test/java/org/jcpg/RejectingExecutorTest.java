@@ -12,6 +12,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -79,7 +80,7 @@ class RejectingExecutorTest {
 
     @Test
     void aShutDownExecutorReportsEveryEventItCouldNotRun() throws Exception {
-        GroupName group = Daemon.uniqueGroup("rejecting-shutdown");
+        GroupName group = SuiteDaemon.uniqueGroup("rejecting-shutdown");
         Seen seen = new Seen();
         ExecutorService executor = Executors.newSingleThreadExecutor();
         try (CpgEventLoop loop = CpgEventLoop.builder().executor(executor).errorHandler(seen::report).start();
@@ -113,7 +114,7 @@ class RejectingExecutorTest {
 
     @Test
     void aSaturatedExecutorIsTriedAgainAndWhatItRefusesIsReported() throws Exception {
-        GroupName group = Daemon.uniqueGroup("rejecting-every-other");
+        GroupName group = SuiteDaemon.uniqueGroup("rejecting-every-other");
         Seen seen = new Seen();
         ExecutorService pool = Executors.newSingleThreadExecutor();
         AtomicInteger calls = new AtomicInteger();
@@ -142,7 +143,7 @@ class RejectingExecutorTest {
 
     @Test
     void anExecutorThatDiscardsAnAcceptedTaskIsNoticedOnceTerminated() throws Exception {
-        GroupName group = Daemon.uniqueGroup("rejecting-discarding");
+        GroupName group = SuiteDaemon.uniqueGroup("rejecting-discarding");
         Seen seen = new Seen();
         ExecutorService executor = Executors.newSingleThreadExecutor();
         try (CpgEventLoop loop = CpgEventLoop.builder().executor(executor).errorHandler(seen::report).start();

@@ -18,6 +18,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -100,7 +103,7 @@ class SendUnderLoadTest {
         try (Arena arena = Arena.ofConfined();
              CpgConnection cpg = CpgConnection.open(new CpgListener() {
              })) {
-            cpg.join(Daemon.uniqueGroup("refused"));
+            cpg.join(SuiteDaemon.uniqueGroup("refused"));
             MemorySegment big = arena.allocate(BIG);
             big.fill((byte) 7);
             byte[] bigArray = new byte[BIG];
@@ -154,10 +157,10 @@ class SendUnderLoadTest {
     void anAbsurdlyLongTimeoutSendsLikeAnyOther() {
         Recorder recorder = new Recorder();
         try (CpgConnection cpg = CpgConnection.open(recorder)) {
-            cpg.join(Daemon.uniqueGroup("long-timeout"));
+            cpg.join(SuiteDaemon.uniqueGroup("long-timeout"));
             cpg.multicast(Guarantee.AGREED, Duration.ofDays(1_000_000_000L), MemorySegment.ofArray(new byte[] {7}));
             cpg.multicast(Guarantee.AGREED, Duration.ofSeconds(-1), MemorySegment.ofArray(new byte[] {8}));
-            Daemon.dispatchUntil(() -> recorder.messages.size() == 2, cpg);
+            SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 2, cpg);
             assertThat(recorder.messages).extracting(m -> m.payload()[0]).containsExactly((byte) 7, (byte) 8);
         }
     }
@@ -168,7 +171,7 @@ class SendUnderLoadTest {
         try (Arena arena = Arena.ofConfined();
              CpgConnection cpg = CpgConnection.open(new CpgListener() {
              })) {
-            cpg.join(Daemon.uniqueGroup("refused-timeout"));
+            cpg.join(SuiteDaemon.uniqueGroup("refused-timeout"));
             MemorySegment big = arena.allocate(BIG);
             CpgException timedOut = null;
             CpgException plain = null;
@@ -211,7 +214,7 @@ class SendUnderLoadTest {
         try (Arena arena = Arena.ofConfined();
              CpgConnection cpg = CpgConnection.open(new CpgListener() {
              })) {
-            cpg.join(Daemon.uniqueGroup("refused-zcb"));
+            cpg.join(SuiteDaemon.uniqueGroup("refused-zcb"));
             MemorySegment big = arena.allocate(BIG);
             sendUntilRefused(cpg, big);
             try (ZeroCopyBuffer zcb = cpg.allocateZeroCopy(BIG)) {
@@ -248,7 +251,7 @@ class SendUnderLoadTest {
                  }
              });
              ZeroCopyBuffer zcb = cpg.allocateZeroCopy(1000)) {
-            cpg.join(Daemon.uniqueGroup("zcb-counted"));
+            cpg.join(SuiteDaemon.uniqueGroup("zcb-counted"));
             int n = 200;
             for (int k = 0; k < n; k++) {
                 MemorySegment.copy(MemorySegment.ofArray(Payloads.pattern(k, 1000)), 0, zcb.segment(), 0, 1000);
@@ -296,7 +299,7 @@ class SendUnderLoadTest {
                      receivedBytes.addAndGet(message.length());
                  }
              })) {
-            cpg.join(Daemon.uniqueGroup("load"));
+            cpg.join(SuiteDaemon.uniqueGroup("load"));
             List<Thread> senders = new ArrayList<>();
             List<Throwable> failures = new CopyOnWriteArrayList<>();
             for (int t = 0; t < threads; t++) {

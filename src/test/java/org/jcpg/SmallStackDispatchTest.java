@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -24,7 +25,7 @@ class SmallStackDispatchTest {
     @ValueSource(longs = {16 << 10, 64 << 10, 128 << 10, 256 << 10})
     @Timeout(60)
     void dispatchFromASmallThreadDelivers(long stackBytes) throws InterruptedException {
-        GroupName group = Daemon.uniqueGroup("small-stack");
+        GroupName group = SuiteDaemon.uniqueGroup("small-stack");
         List<String> seen = new CopyOnWriteArrayList<>();
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread thread = Thread.ofPlatform().name("small-" + stackBytes).stackSize(stackBytes).unstarted(() -> {

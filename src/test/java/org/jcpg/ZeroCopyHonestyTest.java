@@ -12,6 +12,7 @@ import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
 import org.jcpg.internal.Libc;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -44,7 +45,7 @@ class ZeroCopyHonestyTest {
     void aZeroCopyBufferIsLibcpgsSharedMemory() throws Exception {
         try (CpgConnection cpg = CpgConnection.open(new CpgListener() {
         })) {
-            cpg.join(Daemon.uniqueGroup("zc-honest"));
+            cpg.join(SuiteDaemon.uniqueGroup("zc-honest"));
             try (ZeroCopyBuffer buffer = cpg.allocateZeroCopy(4096)) {
                 String mapping = mappingOf(buffer.segment().address());
                 assertThat(mapping).as("the mapping of the buffer's memory").contains("/dev/shm/");
@@ -65,7 +66,7 @@ class ZeroCopyHonestyTest {
                 seen[2] = stack[0] + stack[1];
             }
         })) {
-            cpg.join(Daemon.uniqueGroup("zc-honest"));
+            cpg.join(SuiteDaemon.uniqueGroup("zc-honest"));
             Thread dispatcher = Thread.ofPlatform().stackSize(CpgConnection.DISPATCH_STACK_SIZE).start(() -> {
                 cpg.multicast(Guarantee.AGREED, new byte[] {1, 2, 3});
                 while (seen[0] == 0) {
@@ -107,7 +108,7 @@ class ZeroCopyHonestyTest {
             }
         };
         try (CpgConnection cpg = CpgConnection.open(outer)) {
-            cpg.join(Daemon.uniqueGroup("zc-honest"));
+            cpg.join(SuiteDaemon.uniqueGroup("zc-honest"));
             Thread dispatcher = Thread.ofPlatform().stackSize(CpgConnection.DISPATCH_STACK_SIZE).start(() -> {
                 try (BundlingSender out = Bundling.defaults().sender(cpg)) {
                     out.send(new byte[] {4, 5, 6, 7}, Duration.ofSeconds(10));

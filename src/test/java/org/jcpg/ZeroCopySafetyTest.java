@@ -15,6 +15,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -28,7 +31,7 @@ class ZeroCopySafetyTest {
     private static CpgConnection joined(Recorder recorder, GroupName group) {
         CpgConnection cpg = CpgConnection.open(recorder);
         cpg.join(group);
-        Daemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) Daemon.PID), cpg);
+        SuiteDaemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID), cpg);
         return cpg;
     }
 
@@ -66,7 +69,7 @@ class ZeroCopySafetyTest {
     @Timeout(60)
     void aFullSizeBufferIsDeliveredAndLaterMessagesToo() {
         Recorder recorder = new Recorder();
-        try (CpgConnection cpg = joined(recorder, Daemon.uniqueGroup("zc-full"))) {
+        try (CpgConnection cpg = joined(recorder, SuiteDaemon.uniqueGroup("zc-full"))) {
             int max = cpg.maxAtomicMessageSize();
             byte[] full = Payloads.pattern(1, max);
             byte[] small = Payloads.pattern(2, 300);
@@ -75,7 +78,7 @@ class ZeroCopySafetyTest {
                 fill(buffer.segment(), 1);
                 buffer.multicast(Guarantee.AGREED, max);
                 cpg.multicast(Guarantee.AGREED, small);
-                Daemon.dispatchUntil(() -> recorder.messages.size() >= 2, Duration.ofSeconds(30), cpg);
+                SuiteDaemon.dispatchUntil(() -> recorder.messages.size() >= 2, Duration.ofSeconds(30), cpg);
             }
             assertThat(recorder.messages).hasSize(2);
             assertThat(recorder.messages.get(0).payload()).isEqualTo(full);
@@ -89,7 +92,7 @@ class ZeroCopySafetyTest {
         final int perThread = 300;
         final int size = 1000;
         Recorder recorder = new Recorder();
-        GroupName group = Daemon.uniqueGroup("zc-shared");
+        GroupName group = SuiteDaemon.uniqueGroup("zc-shared");
         CpgConnection cpg = joined(recorder, group);
         AtomicReference<Throwable> dispatchFailure = new AtomicReference<>();
         Thread dispatcher = Thread.ofPlatform().name("zc-dispatcher").stackSize(CpgConnection.DISPATCH_STACK_SIZE).start(() -> {
@@ -245,7 +248,7 @@ class ZeroCopySafetyTest {
     @Timeout(90)
     void closingTheBufferDuringANioWriteReturnsNormally() throws Exception {
         Recorder recorder = new Recorder();
-        try (CpgConnection cpg = joined(recorder, Daemon.uniqueGroup("zc-nio"))) {
+        try (CpgConnection cpg = joined(recorder, SuiteDaemon.uniqueGroup("zc-nio"))) {
             Pipe pipe = Pipe.open();
             try {
                 int max = cpg.maxAtomicMessageSize();
@@ -266,7 +269,7 @@ class ZeroCopySafetyTest {
                 awaitSegmentDead(segment);
                 // The connection still works.
                 cpg.multicast(Guarantee.AGREED, Payloads.pattern(8, 100));
-                Daemon.dispatchUntil(() -> !recorder.messages.isEmpty(), cpg);
+                SuiteDaemon.dispatchUntil(() -> !recorder.messages.isEmpty(), cpg);
             } finally {
                 pipe.sink().close();
                 pipe.source().close();
@@ -278,7 +281,7 @@ class ZeroCopySafetyTest {
     @Timeout(90)
     void closingTheConnectionDuringANioWriteReturnsNormallyAndFinalizesAfterwards() throws Exception {
         Recorder recorder = new Recorder();
-        GroupName group = Daemon.uniqueGroup("zc-nio-conn");
+        GroupName group = SuiteDaemon.uniqueGroup("zc-nio-conn");
         try (CpgConnection observer = CpgConnection.open(new Recorder())) {
             CpgConnection cpg = joined(recorder, group);
             Pipe pipe = Pipe.open();
@@ -299,7 +302,7 @@ class ZeroCopySafetyTest {
                 }
                 assertThat(closeFailure).as("what CpgConnection.close() threw").isNull();
                 long deadline = System.nanoTime() + 30_000_000_000L;
-                while (observer.membership(group).stream().anyMatch(m -> m.pid() == (int) Daemon.PID)) {
+                while (observer.membership(group).stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID)) {
                     if (System.nanoTime() > deadline) {
                         fail("30 s after close() and the end of the NIO write, this process is still in " + group);
                     }

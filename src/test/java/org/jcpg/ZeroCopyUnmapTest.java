@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -32,7 +33,7 @@ class ZeroCopyUnmapTest {
         long before = zeroCopyMappings();
         CpgConnection cpg = CpgConnection.open(new CpgListener() {
         });
-        cpg.join(Daemon.uniqueGroup("zc-unmap"));
+        cpg.join(SuiteDaemon.uniqueGroup("zc-unmap"));
         List<ZeroCopyBuffer> buffers = new ArrayList<>();
         for (int i = 0; i < 500; i++) {
             buffers.add(cpg.allocateZeroCopy(4096));

@@ -7,13 +7,16 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jcpg.internal.GatherProbe;
+import org.jcpg.testsupport.Await;
 import org.jcpg.testsupport.UnitTest;
+import org.jcpg.testsupport.Where;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -31,14 +34,6 @@ class BundleQueueTest {
 
     private static MemorySegment text(String s) {
         return MemorySegment.ofArray(s.getBytes(StandardCharsets.UTF_8));
-    }
-
-    private static void await(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + 10 * SECOND;
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime()).as(what).isLessThan(deadline);
-            Thread.sleep(1);
-        }
     }
 
     /** What a send through a connection would hand to libcpg for one segment. */
@@ -140,7 +135,7 @@ class BundleQueueTest {
         assertThat(queue.liveFrames()).as("only the frame being sent is left").isEqualTo(1);
         release.countDown();
         sender.join();
-        await(() -> queue.liveFrames() == 0, "the frame freed after its send returned");
+        Await.until(() -> queue.liveFrames() == 0, Duration.ofSeconds(10), "the frame freed after its send returned");
         assertThat(readAfterClose.get()).isEqualTo("first");
     }
 

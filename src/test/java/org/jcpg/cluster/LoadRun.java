@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -15,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.jcpg.GroupName;
+import org.jcpg.testsupport.Await;
 
 /**
  * The members of a virtual-synchrony load test: this JVM and a child JVM
@@ -57,11 +59,13 @@ final class LoadRun implements AutoCloseable {
 
     /** Waits until every member is connected and its latest view holds all members. */
     void awaitAllInOneView(long timeoutMs) throws Exception {
-        await("all " + members + " members in every member's view", () -> {
+        // Every 100 ms: each check asks the child JVM for its status.
+        Await.until(() -> {
             String[] s = childStatus();
             return local.connected() && local.minViewSize() == members && s[0].equals("true")
                     && s[1].equals(String.valueOf(members));
-        }, timeoutMs);
+        }, Duration.ofMillis(timeoutMs), Duration.ofMillis(100),
+                () -> "all " + members + " members in every member's view");
     }
 
     /**
@@ -131,22 +135,6 @@ final class LoadRun implements AutoCloseable {
     @Override
     public void close() throws Exception {
         child.close();
-    }
-
-    /** A condition that may fail with an exception (a child that does not answer). */
-    interface Check {
-        boolean test() throws Exception;
-    }
-
-    /** Polls {@code condition} every 100 ms; fails after {@code timeoutMs}. */
-    static void await(String what, Check condition, long timeoutMs) throws Exception {
-        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
-        while (!condition.test()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError(what + " not reached within " + timeoutMs + " ms");
-            }
-            Thread.sleep(100);
-        }
     }
 
     /** The child JVM (LoadPeerMain), driven by text commands. */

@@ -21,6 +21,7 @@ import org.jcpg.MembershipChange;
 import org.jcpg.Message;
 import org.jcpg.ModelFlag;
 import org.jcpg.TotemChange;
+import org.jcpg.testsupport.Payloads;
 
 /**
  * A member of a group through one node of a {@link ClusterFixture}, inside

@@ -26,6 +26,7 @@ import org.jcpg.CpgListener;
 import org.jcpg.GroupName;
 import org.jcpg.PeerProcess;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

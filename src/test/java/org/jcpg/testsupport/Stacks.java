@@ -1,10 +1,10 @@
-package org.jcpg;
+package org.jcpg.testsupport;
 
 /**
  * Plain Java recursion that eats a known amount of stack, to put a call
  * (such as dispatch) close to the end of a thread's stack.
  */
-final class Stacks {
+public final class Stacks {
     private static final Runnable NOTHING = () -> { };
 
     private Stacks() {
@@ -15,7 +15,7 @@ final class Stacks {
      * {@code atBottom}. Eight long locals live across the recursive call, so
      * each frame keeps them. {@code deepest[0]} records the deepest level reached.
      */
-    static long descend(int depth, int target, Runnable atBottom, int[] deepest) {
+    public static long descend(int depth, int target, Runnable atBottom, int[] deepest) {
         long a = depth * 0x9E3779B97F4A7C15L;
         long b = a ^ (a >>> 7);
         long c = b * 31 + a;
@@ -36,7 +36,7 @@ final class Stacks {
     }
 
     /** Lets the JIT compile {@link #descend}, so that measuring and using it see frames of one size. */
-    static void warm() {
+    public static void warm() {
         long sink = 0;
         for (int i = 0; i < 20_000; i++) {
             sink += descend(0, 40, NOTHING, new int[1]);
@@ -47,7 +47,7 @@ final class Stacks {
     }
 
     /** How deep {@link #descend} gets on the current thread before a StackOverflowError (the least of a few tries). */
-    static int overflowDepth() {
+    public static int overflowDepth() {
         warm();
         int least = Integer.MAX_VALUE;
         for (int attempt = 0; attempt < 3; attempt++) {

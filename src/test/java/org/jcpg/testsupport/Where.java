@@ -1,14 +1,15 @@
-package org.jcpg;
+package org.jcpg.testsupport;
 
 import static org.assertj.core.api.Assertions.fail;
 
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.CpgConnection;
 import org.jcpg.internal.DispatchStack;
 
 /** The kinds of thread a test can run its calls on. */
-enum Where {
+public enum Where {
     /** The JUnit thread itself: a default (1 MiB) stack, so dispatch hands off to the worker. */
     JUNIT_THREAD,
     /**
@@ -24,17 +25,17 @@ enum Where {
     BIG_STACK_THREAD;
 
     /** Whether jcpg should run cpg_dispatch on this kind of thread itself. */
-    boolean inline() {
+    public boolean inline() {
         return this == BIG_STACK_THREAD;
     }
 
     /** Whether the dispatch path is known in advance (see DEFAULT_THREAD). */
-    boolean pathKnown() {
+    public boolean pathKnown() {
         return this != DEFAULT_THREAD;
     }
 
     /** Runs body on a thread of this kind, waits for it (up to the timeout) and returns its result or rethrows. */
-    <T> T call(Duration timeout, Callable<T> body) throws Exception {
+    public <T> T call(Duration timeout, Callable<T> body) throws Exception {
         if (this == JUNIT_THREAD) {
             return body.call();
         }
@@ -62,19 +63,19 @@ enum Where {
         return result.get();
     }
 
-    void run(Duration timeout, ThrowingRunnable body) throws Exception {
+    public void run(Duration timeout, ThrowingRunnable body) throws Exception {
         call(timeout, () -> {
             body.run();
             return null;
         });
     }
 
-    void run(ThrowingRunnable body) throws Exception {
+    public void run(ThrowingRunnable body) throws Exception {
         run(Duration.ofSeconds(25), body);
     }
 
     /** Starts a new thread of this kind (JUNIT_THREAD: a default platform thread). */
-    Thread start(Runnable task, String name) {
+    public Thread start(Runnable task, String name) {
         return switch (this) {
             case JUNIT_THREAD, DEFAULT_THREAD -> {
                 Thread t = new Thread(task, name);
@@ -89,7 +90,7 @@ enum Where {
     }
 
     /** Asserts, on the current thread, that jcpg takes the path this kind is meant to exercise. */
-    void assertPath() {
+    public void assertPath() {
         boolean room = DispatchStack.currentThreadHasRoom();
         if (pathKnown() && room != inline()) {
             fail(this + " on " + Thread.currentThread() + ": DispatchStack.currentThreadHasRoom() = " + room);
@@ -97,21 +98,21 @@ enum Where {
     }
 
     /** The live threads of jcpg's dispatch worker pool. */
-    static long dispatchWorkers() {
+    public static long dispatchWorkers() {
         return Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.getName().startsWith("jcpg-dispatch-") && t.isAlive())
                 .count();
     }
 
     /** "CpgConnection#N", from toString before join/close. */
-    static String nameOf(CpgConnection connection) {
+    public static String nameOf(CpgConnection connection) {
         String s = connection.toString();
         int bracket = s.indexOf('[');
         return bracket < 0 ? s : s.substring(0, bracket);
     }
 
     @FunctionalInterface
-    interface ThrowingRunnable {
+    public interface ThrowingRunnable {
         void run() throws Exception;
     }
 }

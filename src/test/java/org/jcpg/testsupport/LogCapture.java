@@ -1,4 +1,4 @@
-package org.jcpg;
+package org.jcpg.testsupport;
 
 import java.lang.reflect.Proxy;
 import java.util.List;
@@ -11,11 +11,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * reflection: a handler on a logger whose filter (a proxy) keeps every
  * record and lets none through to the console.
  */
-final class LogCapture implements AutoCloseable {
-    record Entry(String level, String logger, String message, Throwable thrown) {
+public final class LogCapture implements AutoCloseable {
+    public record Entry(String level, String logger, String message, Throwable thrown) {
     }
 
-    final List<Entry> entries = new CopyOnWriteArrayList<>();
+    public final List<Entry> entries = new CopyOnWriteArrayList<>();
     private final Object logger;
     private final Object handler;
 
@@ -24,7 +24,7 @@ final class LogCapture implements AutoCloseable {
     }
 
     /** Starts capturing the records of {@code loggerName} and its children. */
-    LogCapture(String loggerName) throws ReflectiveOperationException {
+    public LogCapture(String loggerName) throws ReflectiveOperationException {
         Class<?> recordClass = jul("LogRecord");
         Class<?> filterClass = jul("Filter");
         Class<?> handlerClass = jul("Handler");

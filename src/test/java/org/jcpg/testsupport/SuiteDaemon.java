@@ -1,4 +1,4 @@
-package org.jcpg;
+package org.jcpg.testsupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
@@ -6,17 +6,52 @@ import static org.assertj.core.api.Assertions.fail;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.jcpg.CpgConnection;
+import org.jcpg.DispatchMode;
+import org.jcpg.GroupName;
 
 /**
- * The private corosync that scripts/test.sh started for this JVM
- * ($JCPG_COROSYNC_PID): whether it still lives, and signals to it.
+ * The suite's shared single-node corosync, which scripts/test.sh starts for the test JVM
+ * ($JCPG_COROSYNC_PID) and every {@link NodeTest} uses: group names no other test uses,
+ * dispatching until something arrives, whether the daemon still lives, and signals to it. It
+ * must never be killed (a test that kills a daemon starts a {@link KillableDaemon}).
  */
-final class DaemonProcess {
-    private DaemonProcess() {
+public final class SuiteDaemon {
+    /** This (test) JVM's pid: what the daemon reports as the pid of this JVM's connections. */
+    public static final long OWN_PID = ProcessHandle.current().pid();
+
+    private SuiteDaemon() {
     }
 
-    static long pid() {
+    /** A group name no other test uses. */
+    public static GroupName uniqueGroup(String prefix) {
+        return GroupName.of(prefix + "-" + UUID.randomUUID().toString().substring(0, 8));
+    }
+
+    /**
+     * Dispatches the connections (mode ALL) until the condition holds; fails
+     * after the timeout.
+     */
+    public static void dispatchUntil(BooleanSupplier condition, Duration timeout, CpgConnection... connections) {
+        Await.until(() -> {
+            for (CpgConnection connection : connections) {
+                connection.dispatch(DispatchMode.ALL);
+            }
+            return condition.getAsBoolean();
+        }, timeout, Duration.ofMillis(2), () -> "the condition, dispatching " + connections.length + " connection(s)");
+    }
+
+    /** {@link #dispatchUntil(BooleanSupplier, Duration, CpgConnection...)} with 20 s. */
+    public static void dispatchUntil(BooleanSupplier condition, CpgConnection... connections) {
+        dispatchUntil(condition, Duration.ofSeconds(20), connections);
+    }
+
+    /** The daemon's pid. */
+    public static long pid() {
         String pid = System.getenv("JCPG_COROSYNC_PID");
         if (pid == null || pid.isBlank()) {
             return fail("JCPG_COROSYNC_PID is not set: run the tests with scripts/test.sh");
@@ -25,7 +60,7 @@ final class DaemonProcess {
     }
 
     /** Alive and not a zombie (a zombie still answers kill -0). */
-    static boolean isAlive() {
+    public static boolean isAlive() {
         long pid = pid();
         if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
             return false;
@@ -39,12 +74,13 @@ final class DaemonProcess {
         }
     }
 
-    static void assertAlive() {
+    /** Fails unless the daemon is alive. */
+    public static void assertAlive() {
         assertThat(isAlive()).as("corosync (pid " + pid() + ") is still alive").isTrue();
     }
 
     /** Sends a signal by name (STOP, CONT) with kill(1). */
-    static void signal(String name) {
+    public static void signal(String name) {
         try {
             Process kill = new ProcessBuilder("kill", "-" + name, String.valueOf(pid()))
                     .redirectErrorStream(true).start();
@@ -62,7 +98,7 @@ final class DaemonProcess {
     }
 
     /** Sends SIGCONT, retrying a few times: a test must never leave the daemon stopped. */
-    static void resume() {
+    public static void resume() {
         boolean interrupted = Thread.interrupted();
         try {
             AssertionError last = null;

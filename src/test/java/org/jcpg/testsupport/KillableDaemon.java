@@ -1,4 +1,4 @@
-package org.jcpg;
+package org.jcpg.testsupport;
 
 import static org.assertj.core.api.Assertions.fail;
 
@@ -10,10 +10,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jcpg.GroupName;
 
 /**
  * A second private corosync (scripts/corosync-node) that a test may kill and
- * start again: the suite's shared daemon ({@link DaemonProcess}) must never
+ * start again: the suite's shared daemon ({@link SuiteDaemon}) must never
  * be killed. It lives in a network namespace of its own, so a process
  * reaches it only through {@link #enter(List)}.
  *
@@ -21,7 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the test JVM dies first, a JVM shutdown hook and then the script's own
  * watchdog (which watches this JVM's pid) stop it.
  */
-final class CorosyncNode implements AutoCloseable {
+public final class KillableDaemon implements AutoCloseable {
     private static final AtomicInteger SERIAL = new AtomicInteger();
     private static final long JVM_PID = ProcessHandle.current().pid();
 
@@ -30,7 +31,7 @@ final class CorosyncNode implements AutoCloseable {
     private volatile boolean closed;
     private long pid;
 
-    private CorosyncNode(String name) {
+    private KillableDaemon(String name) {
         this.name = name;
         this.hook = new Thread(() -> {
             if (!closed) {
@@ -40,8 +41,8 @@ final class CorosyncNode implements AutoCloseable {
     }
 
     /** Starts a node; returns once corosync-cpgtool answers in its namespace. */
-    static CorosyncNode start() {
-        CorosyncNode node = new CorosyncNode("jcpgn-" + JVM_PID + "-" + SERIAL.incrementAndGet());
+    public static KillableDaemon start() {
+        KillableDaemon node = new KillableDaemon("jcpgn-" + JVM_PID + "-" + SERIAL.incrementAndGet());
         Runtime.getRuntime().addShutdownHook(node.hook);
         try {
             node.pid = Long.parseLong(node.script("start", "--owner", String.valueOf(JVM_PID)).strip());
@@ -52,33 +53,33 @@ final class CorosyncNode implements AutoCloseable {
         return node;
     }
 
-    String name() {
+    public String name() {
         return name;
     }
 
     /** The running (or last) daemon's pid. */
-    long pid() {
+    public long pid() {
         return pid;
     }
 
     /** SIGKILL; returns once the daemon is gone. Returns its pid. */
-    long kill() {
+    public long kill() {
         return Long.parseLong(script("kill").strip());
     }
 
     /** SIGTERM (corosync's clean shutdown); returns once it has exited. Returns its pid. */
-    long term() {
+    public long term() {
         return Long.parseLong(script("term").strip());
     }
 
     /** Starts the daemon again in the same namespace (after kill or term); returns the new pid. */
-    long startAgain() {
+    public long startAgain() {
         pid = Long.parseLong(script("start").strip());
         return pid;
     }
 
     /** {@code command} prefixed so that it runs in this node's network namespace. */
-    List<String> enter(List<String> command) {
+    public List<String> enter(List<String> command) {
         List<String> all = new ArrayList<>(List.of("nsenter", "--net=/run/netns/" + name, "--"));
         all.addAll(command);
         return all;
@@ -88,7 +89,7 @@ final class CorosyncNode implements AutoCloseable {
      * The pids that corosync-cpgtool lists in {@code group} on this node
      * (empty if the group is not there).
      */
-    List<Long> cpgtoolMembers(GroupName group) {
+    public List<Long> cpgtoolMembers(GroupName group) {
         String out = exec(enter(List.of("corosync-cpgtool", "-e")), 20);
         String wanted = group.toString();
         List<Long> pids = new ArrayList<>();
@@ -109,7 +110,7 @@ final class CorosyncNode implements AutoCloseable {
     }
 
     /** The daemon's log so far (for failure messages). */
-    String log() {
+    public String log() {
         try {
             return Files.readString(Path.of("/tmp", "jcpg-node." + name, "corosync.log"));
         } catch (IOException e) {

@@ -1,17 +1,22 @@
-package org.jcpg;
+package org.jcpg.testsupport;
 
 import static org.assertj.core.api.Assertions.fail;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import org.jcpg.CpgConnection;
+import org.jcpg.CpgException;
+import org.jcpg.DispatchMode;
+import org.jcpg.Guarantee;
+import org.jcpg.Message;
 
 /** Recognizable message contents, and sending that rides out flow control. */
-final class Payloads {
+public final class Payloads {
     private Payloads() {
     }
 
     /** Message {@code k} of {@code size} bytes: k as a big-endian int, then a pattern that depends on k and the offset. */
-    static byte[] pattern(int k, int size) {
+    public static byte[] pattern(int k, int size) {
         byte[] bytes = new byte[size];
         for (int i = 0; i < size; i++) {
             bytes[i] = (byte) (k * 131 + i * 7 + (i >>> 8));
@@ -23,17 +28,17 @@ final class Payloads {
     }
 
     /** The k in a pattern message's first four bytes. */
-    static int index(MemorySegment payload) {
+    public static int index(MemorySegment payload) {
         return ByteBuffer.wrap(payload.asSlice(0, 4).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)).getInt();
     }
 
     /** Whether the payload is exactly pattern(k, size), compared byte for byte. */
-    static boolean matches(MemorySegment payload, int k, int size) {
+    public static boolean matches(MemorySegment payload, int k, int size) {
         return payload.byteSize() == size && payload.mismatch(MemorySegment.ofArray(pattern(k, size))) == -1;
     }
 
     /** Multicasts, retrying on TRY_AGAIN (flow control) after dispatching the given connections. */
-    static void send(CpgConnection sender, byte[] message, CpgConnection... drain) {
+    public static void send(CpgConnection sender, byte[] message, CpgConnection... drain) {
         long deadline = System.nanoTime() + 20_000_000_000L;
         while (true) {
             try {

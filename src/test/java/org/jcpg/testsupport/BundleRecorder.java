@@ -1,4 +1,4 @@
-package org.jcpg;
+package org.jcpg.testsupport;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -7,6 +7,12 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
+import org.jcpg.CpgConnection;
+import org.jcpg.CpgEvent;
+import org.jcpg.CpgListener;
+import org.jcpg.Member;
+import org.jcpg.MembershipChange;
+import org.jcpg.Message;
 import org.jcpg.bundling.BundleFrames;
 import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
@@ -20,17 +26,17 @@ import org.jcpg.bundling.BundlingReceiver;
  * application listener behind a {@link BundlingReceiver}; {@link #raw} wraps
  * the receiver to count the CPG messages (bundles) and their sizes.
  */
-final class BundleRecorder implements CpgListener {
+public final class BundleRecorder implements CpgListener {
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    static final int MIN_SIZE = 12;
+    public static final int MIN_SIZE = 12;
 
     /** Per sender pid. */
-    static final class Sender {
-        long count;
-        long hash = 0xcbf29ce484222325L;
-        long bundles;
-        long bundledMessages;
-        final Map<Integer, Integer> next = new HashMap<>();
+    public static final class Sender {
+        public long count;
+        public long hash = 0xcbf29ce484222325L;
+        public long bundles;
+        public long bundledMessages;
+        public final Map<Integer, Integer> next = new HashMap<>();
 
         @Override
         public String toString() {
@@ -47,7 +53,7 @@ final class BundleRecorder implements CpgListener {
     private String firstProblem;
 
     /** A test message: thread, seq, then bytes derived from both, {@code size} bytes in all. */
-    static MemorySegment payload(int thread, int seq, int size) {
+    public static MemorySegment payload(int thread, int seq, int size) {
         MemorySegment m = MemorySegment.ofArray(new byte[Math.max(size, MIN_SIZE)]);
         m.set(INT, 0, thread);
         m.set(INT, 4, seq);
@@ -113,7 +119,7 @@ final class BundleRecorder implements CpgListener {
     }
 
     /** Wraps a bundling receiver: counts each sender's bundles and the messages in them, then unpacks. */
-    CpgListener raw(BundlingReceiver receiver) {
+    public CpgListener raw(BundlingReceiver receiver) {
         return new CpgListener() {
             @Override
             public void onEvent(CpgConnection connection, CpgEvent event) {
@@ -130,7 +136,7 @@ final class BundleRecorder implements CpgListener {
         };
     }
 
-    synchronized boolean awaitTotal(long expected, long timeoutMillis) throws InterruptedException {
+    public synchronized boolean awaitTotal(long expected, long timeoutMillis) throws InterruptedException {
         long deadline = System.currentTimeMillis() + timeoutMillis;
         while (total < expected && System.currentTimeMillis() < deadline) {
             wait(100);
@@ -138,7 +144,7 @@ final class BundleRecorder implements CpgListener {
         return total >= expected;
     }
 
-    synchronized boolean awaitLeft(int pid, long timeoutMillis) throws InterruptedException {
+    public synchronized boolean awaitLeft(int pid, long timeoutMillis) throws InterruptedException {
         long deadline = System.currentTimeMillis() + timeoutMillis;
         while (!left.contains(pid) && System.currentTimeMillis() < deadline) {
             wait(100);
@@ -147,33 +153,33 @@ final class BundleRecorder implements CpgListener {
     }
 
     /** "count hash fifoErrors corrupt problem" of everything delivered. */
-    synchronized String report() {
+    public synchronized String report() {
         return total + " " + Long.toHexString(hash) + " " + fifoErrors + " " + corrupt + " " + firstProblem;
     }
 
     /** "count hash bundles bundledMessages" of one sender's messages. */
-    synchronized String reportFrom(int pid) {
+    public synchronized String reportFrom(int pid) {
         Sender s = senders.getOrDefault(pid, new Sender());
         return s.count + " " + Long.toHexString(s.hash) + " " + s.bundles + " " + s.bundledMessages;
     }
 
-    synchronized long total() {
+    public synchronized long total() {
         return total;
     }
 
-    synchronized long fifoErrors() {
+    public synchronized long fifoErrors() {
         return fifoErrors;
     }
 
-    synchronized long corrupt() {
+    public synchronized long corrupt() {
         return corrupt;
     }
 
-    synchronized String firstProblem() {
+    public synchronized String firstProblem() {
         return firstProblem;
     }
 
-    synchronized Sender sender(int pid) {
+    public synchronized Sender sender(int pid) {
         return senders.get(pid);
     }
 }
