@@ -17,6 +17,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jcpg.testsupport.Await;
+import org.jcpg.testsupport.EventLoops;
 import org.jcpg.testsupport.NodeTest;
 import org.jcpg.testsupport.Payloads;
 import org.jcpg.testsupport.Recorder;
@@ -261,8 +263,8 @@ class SendUnderLoadTest {
                     Thread.sleep(1);
                 }
             }
-            EventLoopTest.await(() -> seen.size() >= n, Duration.ofSeconds(30), () -> "delivered " + seen.size());
-            assertThat(seen).isEqualTo(EventLoopTest.range(n));
+            Await.until(() -> seen.size() >= n, Duration.ofSeconds(30), () -> "delivered " + seen.size());
+            assertThat(seen).isEqualTo(EventLoops.range(n));
             CpgStatistics stats = cpg.statistics();
             assertThat(stats.messagesSent()).isEqualTo(n);
             assertThat(stats.bytesSent()).isEqualTo(1000L * n);
@@ -326,7 +328,7 @@ class SendUnderLoadTest {
             }
             assertThat(failures).isEmpty();
             long total = (long) threads * perThread;
-            EventLoopTest.await(() -> received.get() >= total, Duration.ofSeconds(60),
+            Await.until(() -> received.get() >= total, Duration.ofSeconds(60),
                     () -> "received " + received.get() + " of " + total);
             Thread.sleep(100);
             assertThat(problems).isEmpty();
