@@ -13,6 +13,7 @@ import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
 import org.jcpg.testsupport.NodeTest;
 import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.ThreadAllocation;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -157,7 +158,7 @@ class AllocationTest {
 
     /** Returns the least bytes per message of the windows run, stopping at the first below the bound. */
     private static double measure(String path, Sender sender, double bound) throws Exception {
-        SendUnderLoadTest.Allocation allocation = new SendUnderLoadTest.Allocation();
+        ThreadAllocation allocation = new ThreadAllocation();
         long[] delivered = {0};
         long[] checksum = {0};
         CpgListener listener = new CpgListener() {

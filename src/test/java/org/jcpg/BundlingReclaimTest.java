@@ -14,6 +14,7 @@ import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingSender;
 import org.jcpg.testsupport.LogCapture;
 import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.TryAgain;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -54,14 +55,14 @@ class BundlingReclaimTest {
             throws InterruptedException {
         Bundling bundling = Bundling.defaults();
         for (int i = 0; i < count; i++) {
-            CpgConnection cpg = ConcurrencyStressTest.retrying(() -> loop.open(bundling.receiver(new CpgListener() {
+            CpgConnection cpg = TryAgain.retrying(() -> loop.open(bundling.receiver(new CpgListener() {
                 @Override
                 public void onMessage(CpgConnection connection, Message message) {
                     delivered.incrementAndGet();
                 }
             })));
             GroupName group = GroupName.of(prefix + "-" + i);
-            ConcurrencyStressTest.retrying(() -> cpg.join(group));
+            TryAgain.retrying(() -> cpg.join(group));
             BundlingSender sender = bundling.sender(cpg);
             sender.send(new byte[] {1, 2, 3}, Duration.ofSeconds(10));
             assertThat(sender.flush(Duration.ofSeconds(10))).isTrue();
@@ -79,7 +80,7 @@ class BundlingReclaimTest {
     }
 
     private static long ourGroups(CpgConnection query, String prefix) {
-        return ConcurrencyStressTest.retrying(query::groups).stream()
+        return TryAgain.retrying(query::groups).stream()
                 .filter(g -> new String(g.toBytes(), UTF_8).startsWith(prefix + "-"))
                 .count();
     }

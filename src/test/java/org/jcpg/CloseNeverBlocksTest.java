@@ -17,6 +17,7 @@ import org.jcpg.testsupport.NodeTest;
 import org.jcpg.testsupport.Payloads;
 import org.jcpg.testsupport.Recorder;
 import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.TryAgain;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -73,7 +74,7 @@ class CloseNeverBlocksTest {
     }
 
     private static List<Member> membership(CpgConnection observer, GroupName group) {
-        return ConcurrencyStressTest.retrying(() -> observer.membership(group));
+        return TryAgain.retrying(() -> observer.membership(group));
     }
 
     /** Polls the observer until this process is no longer a member of the group. */
@@ -84,7 +85,7 @@ class CloseNeverBlocksTest {
             if (System.nanoTime() > deadline) {
                 fail("still a member of " + group + " 30 s after close and SIGCONT: " + members);
             }
-            ConcurrencyStressTest.sleep(20);
+            TryAgain.sleep(20);
         }
         assertThat(observer.members(group)).as("members(group) after close").noneMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID);
     }
@@ -95,7 +96,7 @@ class CloseNeverBlocksTest {
             if (System.nanoTime() > deadline) {
                 fail("zero-copy mappings: " + zeroCopyMappings() + ", expected " + expected + " (buffer not freed)");
             }
-            ConcurrencyStressTest.sleep(20);
+            TryAgain.sleep(20);
         }
     }
 
@@ -149,7 +150,7 @@ class CloseNeverBlocksTest {
                 long mappingsWith = zeroCopyMappings();
                 byte[] first = Payloads.pattern(1, 100);
                 MemorySegment.copy(first, 0, buffer.segment(), JAVA_BYTE, 0, first.length);
-                ConcurrencyStressTest.retrying(() -> buffer.multicast(Guarantee.AGREED, first.length));
+                TryAgain.retrying(() -> buffer.multicast(Guarantee.AGREED, first.length));
                 SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
 
                 boolean returned = returnsWhileDaemonStopped("close-buffer", buffer::close);

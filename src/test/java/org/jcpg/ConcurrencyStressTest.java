@@ -3,6 +3,8 @@ package org.jcpg;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
+import static org.jcpg.testsupport.TryAgain.retrying;
+import static org.jcpg.testsupport.TryAgain.sleep;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -77,37 +79,6 @@ class ConcurrencyStressTest {
         crc.update(m, HEADER, length - HEADER);
         ByteBuffer.wrap(m).putInt(0, sender).putInt(4, seq).putInt(8, length).putInt(12, (int) crc.getValue());
         return m;
-    }
-
-    /** Runs a call, retrying TRY_AGAIN (flow control) after a short sleep; any other CpgException propagates. */
-    static <T> T retrying(Supplier<T> call) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (true) {
-            try {
-                return call.get();
-            } catch (CpgException e) {
-                if (!e.isRetryable() || System.nanoTime() > deadline) {
-                    throw e;
-                }
-            }
-            sleep(2);
-        }
-    }
-
-    static void retrying(Runnable call) {
-        retrying(() -> {
-            call.run();
-            return null;
-        });
-    }
-
-    static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
     }
 
     static String describe(Throwable t) {

@@ -13,6 +13,7 @@ import java.util.stream.Stream;
 import org.jcpg.testsupport.LogCapture;
 import org.jcpg.testsupport.NodeTest;
 import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.TryAgain;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -53,7 +54,7 @@ class ReclaimTest {
     private static void settle() {
         for (int i = 0; i < 3; i++) {
             System.gc();
-            ConcurrencyStressTest.sleep(200);
+            TryAgain.sleep(200);
         }
     }
 
@@ -63,9 +64,9 @@ class ReclaimTest {
      */
     private static void openAndDrop(String prefix, int count) {
         for (int i = 0; i < count; i++) {
-            CpgConnection cpg = ConcurrencyStressTest.retrying(() -> CpgConnection.open(new CpgListener() { }));
+            CpgConnection cpg = TryAgain.retrying(() -> CpgConnection.open(new CpgListener() { }));
             GroupName group = GroupName.of(prefix + "-" + i);
-            ConcurrencyStressTest.retrying(() -> cpg.join(group));
+            TryAgain.retrying(() -> cpg.join(group));
             // As an application would: dispatch it (here from the JUnit thread, i.e. not inline).
             cpg.dispatch(DispatchMode.ALL);
             if (i == count - 1) {
@@ -76,7 +77,7 @@ class ReclaimTest {
     }
 
     private static long ourGroups(CpgConnection query, String prefix) {
-        return ConcurrencyStressTest.retrying(query::groups).stream()
+        return TryAgain.retrying(query::groups).stream()
                 .filter(g -> new String(g.toBytes(), UTF_8).startsWith(prefix + "-"))
                 .count();
     }
@@ -116,7 +117,7 @@ class ReclaimTest {
         long tasks = tasks();
         while (System.nanoTime() < deadline && (fds > fds0 + FD_SLACK || tasks > tasks0 + THREAD_SLACK)) {
             System.gc();
-            ConcurrencyStressTest.sleep(500);
+            TryAgain.sleep(500);
             fds = fds();
             tasks = tasks();
         }
@@ -132,7 +133,7 @@ class ReclaimTest {
             long left = ourGroups(query, prefix);
             while (left > 0 && System.nanoTime() < groupDeadline) {
                 System.gc();
-                ConcurrencyStressTest.sleep(200);
+                TryAgain.sleep(200);
                 left = ourGroups(query, prefix);
             }
             List<GroupName> remaining = query.groups().stream()

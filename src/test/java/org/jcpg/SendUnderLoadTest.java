@@ -23,6 +23,7 @@ import org.jcpg.testsupport.NodeTest;
 import org.jcpg.testsupport.Payloads;
 import org.jcpg.testsupport.Recorder;
 import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.ThreadAllocation;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -39,34 +40,6 @@ import org.junit.jupiter.api.Timeout;
 @NodeTest
 class SendUnderLoadTest {
     private static final int BIG = 64 * 1024;
-
-    /** Bytes allocated so far by the calling thread (com.sun.management.ThreadMXBean, by reflection: the test module reads neither java.management nor jdk.management). */
-    static final class Allocation {
-        private final Object bean;
-        private final Method allocated;
-
-        Allocation() throws ReflectiveOperationException {
-            bean = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
-            Class<?> extended = Class.forName("com.sun.management.ThreadMXBean");
-            allocated = extended.getMethod("getCurrentThreadAllocatedBytes");
-            extended.getMethod("setThreadAllocatedMemoryEnabled", boolean.class).invoke(bean, true);
-        }
-
-        long now() throws ReflectiveOperationException {
-            return (long) allocated.invoke(bean);
-        }
-
-        /** What one call of {@link #now()} allocates itself (boxing, varargs), the least of a few tries. */
-        long overhead() throws ReflectiveOperationException {
-            long least = Long.MAX_VALUE;
-            for (int i = 0; i < 20; i++) {
-                long a = now();
-                long b = now();
-                least = Math.min(least, b - a);
-            }
-            return least;
-        }
-    }
 
     /** Sends until the daemon refuses; fails if it never does. Returns how many were accepted. */
     static long sendUntilRefused(CpgConnection cpg, MemorySegment message) {
@@ -101,7 +74,7 @@ class SendUnderLoadTest {
      * less than a byte per call (nothing, but for the JIT's own doings).
      */
     private void refusedCallsAllocateLittle(boolean byteArray) throws Exception {
-        Allocation allocation = new Allocation();
+        ThreadAllocation allocation = new ThreadAllocation();
         try (Arena arena = Arena.ofConfined();
              CpgConnection cpg = CpgConnection.open(new CpgListener() {
              })) {

@@ -12,6 +12,7 @@ import org.jcpg.PeerProcess;
 import org.jcpg.Reason;
 import org.jcpg.RingId;
 import org.jcpg.TotemChange;
+import org.jcpg.testsupport.Cluster;
 import org.jcpg.testsupport.ClusterTest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,12 +34,12 @@ import org.junit.jupiter.api.Timeout;
  */
 @ClusterTest
 class ClusterFaultTest {
-    private ClusterFixture cluster;
+    private Cluster cluster;
     private List<NodeClient> clients = List.of();
 
     @BeforeEach
     void up() {
-        cluster = ClusterFixture.up(3);
+        cluster = Cluster.up(3);
     }
 
     @AfterEach

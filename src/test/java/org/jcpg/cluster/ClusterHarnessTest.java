@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.Cluster;
 import org.jcpg.testsupport.ClusterTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -56,7 +57,7 @@ class ClusterHarnessTest {
         List<String> before;
         List<Long> daemons = new ArrayList<>();
         String id;
-        try (ClusterFixture cluster = ClusterFixture.up(3)) {
+        try (Cluster cluster = Cluster.up(3)) {
             id = cluster.id();
             before = machine(id, List.of());
             Path state = Path.of("/tmp/jcpg-cluster-" + id);

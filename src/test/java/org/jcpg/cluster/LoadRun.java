@@ -17,6 +17,7 @@ import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.jcpg.GroupName;
 import org.jcpg.testsupport.Await;
+import org.jcpg.testsupport.Cluster;
 
 /**
  * The members of a virtual-synchrony load test: this JVM and a child JVM
@@ -42,7 +43,7 @@ final class LoadRun implements AutoCloseable {
     }
 
     /** Starts both processes' members; they connect and send on their own from now on. */
-    static LoadRun start(ClusterFixture cluster, GroupName group, int perSecond, int maxSize, LoadMember.Sending sending)
+    static LoadRun start(Cluster cluster, GroupName group, int perSecond, int maxSize, LoadMember.Sending sending)
             throws Exception {
         List<Path> netns = IntStream.rangeClosed(1, cluster.nodes()).mapToObj(cluster::netnsPath).toList();
         Child child = new Child();

@@ -1,4 +1,4 @@
-package org.jcpg.cluster;
+package org.jcpg.testsupport;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * no corosync, a kernel without network namespaces, bridges or veth pairs),
  * {@link #up} throws an {@link AssertionError} with cluster.sh's reason.
  */
-public final class ClusterFixture implements AutoCloseable {
+public final class Cluster implements AutoCloseable {
     private static final AtomicInteger SERIAL = new AtomicInteger();
     private static final long COMMAND_TIMEOUT_S = 90;
 
@@ -32,7 +32,7 @@ public final class ClusterFixture implements AutoCloseable {
     private final Thread hook;
     private volatile boolean down;
 
-    private ClusterFixture(Path root, int nodes, boolean crypto) {
+    private Cluster(Path root, int nodes, boolean crypto) {
         this.root = root;
         this.script = root.resolve("scripts/cluster.sh");
         this.id = "j" + ProcessHandle.current().pid() + "x" + SERIAL.incrementAndGet();
@@ -52,13 +52,13 @@ public final class ClusterFixture implements AutoCloseable {
     }
 
     /** Starts {@code nodes} nodes and waits until every one sees all of them. */
-    public static ClusterFixture up(int nodes) {
+    public static Cluster up(int nodes) {
         return up(nodes, false);
     }
 
     /** As {@link #up(int)}; with {@code crypto}: aes256/sha256 and a fresh authkey. */
-    public static ClusterFixture up(int nodes, boolean crypto) {
-        ClusterFixture cluster = new ClusterFixture(repositoryRoot(), nodes, crypto);
+    public static Cluster up(int nodes, boolean crypto) {
+        Cluster cluster = new Cluster(repositoryRoot(), nodes, crypto);
         Runtime.getRuntime().addShutdownHook(cluster.hook);
         boolean ok = false;
         try {
@@ -138,7 +138,7 @@ public final class ClusterFixture implements AutoCloseable {
         }
     }
 
-    /** The node's network namespace, for {@link Netns#enter}. */
+    /** The node's network namespace, for {@code org.jcpg.cluster.Netns#enter}. */
     public Path netnsPath(int node) {
         if (node < 1 || node > nodes) {
             throw new IllegalArgumentException("no node " + node);
