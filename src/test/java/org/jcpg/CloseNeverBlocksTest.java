@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.Await;
 import org.jcpg.testsupport.NodeTest;
 import org.jcpg.testsupport.Payloads;
 import org.jcpg.testsupport.Recorder;
@@ -79,24 +80,25 @@ class CloseNeverBlocksTest {
 
     /** Polls the observer until this process is no longer a member of the group. */
     private static void awaitGone(CpgConnection observer, GroupName group) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        List<Member> members;
-        while (pids(members = membership(observer, group)).contains((int) SuiteDaemon.OWN_PID)) {
-            if (System.nanoTime() > deadline) {
-                fail("still a member of " + group + " 30 s after close and SIGCONT: " + members);
-            }
-            TryAgain.sleep(20);
-        }
+        AtomicReference<List<Member>> seen = new AtomicReference<>(List.of());
+        Await.until(() -> {
+            seen.set(membership(observer, group));
+            return !pids(seen.get()).contains((int) SuiteDaemon.OWN_PID);
+        }, Duration.ofSeconds(30), Duration.ofMillis(20),
+                () -> "leaving " + group + " after close and SIGCONT; still a member: " + seen.get());
         assertThat(observer.members(group)).as("members(group) after close").noneMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID);
     }
 
-    private static void awaitMappings(long expected) throws IOException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (zeroCopyMappings() != expected) {
-            if (System.nanoTime() > deadline) {
-                fail("zero-copy mappings: " + zeroCopyMappings() + ", expected " + expected + " (buffer not freed)");
-            }
-            TryAgain.sleep(20);
+    private static void awaitMappings(long expected) {
+        Await.until(() -> zeroCopyMappings() == expected, Duration.ofSeconds(30), Duration.ofMillis(20),
+                () -> "zero-copy mappings back to " + expected + " (buffer freed); seen: " + mappingsOrError());
+    }
+
+    private static String mappingsOrError() {
+        try {
+            return String.valueOf(zeroCopyMappings());
+        } catch (IOException e) {
+            return e.toString();
         }
     }
 

@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Supplier;
 import java.util.zip.CRC32;
+import org.jcpg.testsupport.Await;
 import org.jcpg.testsupport.NodeTest;
 import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
@@ -168,16 +169,6 @@ class ConcurrencyStressTest {
         });
     }
 
-    static void awaitTrue(Supplier<Boolean> condition, Duration timeout, String what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.get()) {
-            if (System.nanoTime() > deadline) {
-                fail(what + " not within " + timeout);
-            }
-            sleep(10);
-        }
-    }
-
     /** One message of a small sender, handed over the way its kind does it. */
     private static void sendSmall(CpgConnection cpg, int sender, int seq, MemorySegment scratch, ZeroCopyBuffer zcb) {
         int length = smallLength(sender, seq);
@@ -230,7 +221,7 @@ class ConcurrencyStressTest {
         try {
             cpg.join(group);
             dispatcher = dispatcher(cpg, failures);
-            awaitTrue(() -> checker.joined, Duration.ofSeconds(20), "our own JOIN");
+            Await.until(() -> checker.joined, Duration.ofSeconds(20), "our own JOIN");
             node = cpg.localNodeId();
             Member me = new Member(node, (int) SuiteDaemon.OWN_PID, Reason.UNDEFINED);
             GroupMember meInGroup = new GroupMember(group, node, (int) SuiteDaemon.OWN_PID);
@@ -373,7 +364,7 @@ class ConcurrencyStressTest {
         try {
             cpg.join(group);
             dispatcher = dispatcher(cpg, failures);
-            awaitTrue(() -> checker.joined, Duration.ofSeconds(20), "our own JOIN");
+            Await.until(() -> checker.joined, Duration.ofSeconds(20), "our own JOIN");
             CountDownLatch ready = new CountDownLatch(threads);
             for (int t = 0; t < threads; t++) {
                 int index = t;

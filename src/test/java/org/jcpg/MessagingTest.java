@@ -11,9 +11,11 @@ import java.io.ByteArrayOutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import org.jcpg.testsupport.Await;
 import org.jcpg.testsupport.NodeTest;
 import org.jcpg.testsupport.Recorder;
 import org.jcpg.testsupport.SuiteDaemon;
@@ -398,10 +400,7 @@ class MessagingTest {
 
     /** close() never waits for the daemon: a jcpg thread frees the memory soon after. */
     private static void awaitUnmapped(long address) throws Exception {
-        long deadline = System.nanoTime() + SECONDS.toNanos(10);
-        while (zeroCopyMapped(address) && System.nanoTime() < deadline) {
-            Thread.sleep(5);
-        }
+        Await.until(() -> !zeroCopyMapped(address), Duration.ofSeconds(10), "the zero-copy mapping gone after close");
         assertThat(zeroCopyMapped(address)).as("zero-copy mapping still present after close").isFalse();
     }
 

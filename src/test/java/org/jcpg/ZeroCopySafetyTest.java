@@ -14,6 +14,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.testsupport.Await;
 import org.jcpg.testsupport.NodeTest;
 import org.jcpg.testsupport.Payloads;
 import org.jcpg.testsupport.Recorder;
@@ -224,19 +225,16 @@ class ZeroCopySafetyTest {
         return fail("the NIO writer did not finish within 30 s");
     }
 
-    private static void awaitSegmentDead(MemorySegment segment) throws InterruptedException {
-        long deadline = System.nanoTime() + 15_000_000_000L;
-        while (true) {
+    private static void awaitSegmentDead(MemorySegment segment) {
+        Await.until(() -> {
             try {
                 segment.get(JAVA_BYTE, 0);
+                return false;
             } catch (IllegalStateException expected) {
-                return;
+                return true;
             }
-            if (System.nanoTime() > deadline) {
-                fail("the segment of a closed buffer is still accessible 15 s after its NIO operation ended");
-            }
-            Thread.sleep(10);
-        }
+        }, Duration.ofSeconds(15), Duration.ofMillis(10),
+                () -> "the segment of a closed buffer inaccessible after its NIO operation ended");
     }
 
     private static void awaitBlocked(Thread writer) throws InterruptedException {

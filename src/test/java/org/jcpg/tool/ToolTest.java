@@ -10,6 +10,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.HexFormat;
@@ -25,6 +26,7 @@ import org.jcpg.CpgConnection;
 import org.jcpg.CpgListener;
 import org.jcpg.GroupName;
 import org.jcpg.PeerProcess;
+import org.jcpg.testsupport.Await;
 import org.jcpg.testsupport.NodeTest;
 import org.jcpg.testsupport.Payloads;
 import org.junit.jupiter.api.AfterAll;
@@ -113,12 +115,9 @@ class ToolTest {
         }
     }
 
-    static void awaitMembers(GroupName group, int count) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (inA.members(group).size() != count) {
-            assertThat(System.nanoTime()).as("%s never had %d members", group, count).isLessThan(deadline);
-            Thread.sleep(10);
-        }
+    static void awaitMembers(GroupName group, int count) {
+        Await.until(() -> inA.members(group).size() == count, Duration.ofSeconds(20), Duration.ofMillis(10),
+                () -> group + " to have " + count + " members");
     }
 
     // ---- groups and members ---------------------------------------------------
