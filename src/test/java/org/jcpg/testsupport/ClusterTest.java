@@ -8,7 +8,8 @@ import java.lang.annotation.Target;
 import org.junit.jupiter.api.Tag;
 
 /**
- * A test that starts private 3-node clusters ({@code scripts/cluster.sh}); needs root; run last, in a JVM of its own, by surefire execution {@code cluster}.
+ * A test that starts private 3-node clusters ({@code scripts/cluster.sh}); needs root; run last,
+ * in a JVM of its own, by surefire execution {@code cluster}.
  *
  * <p>The kind of a test class, and the one way it is stated: every test class carries exactly one
  * of {@link UnitTest}, {@link NodeTest}, {@link ClusterTest} and {@link PackagingTest} (checked by

@@ -8,7 +8,8 @@ import java.lang.annotation.Target;
 import org.junit.jupiter.api.Tag;
 
 /**
- * A test against the suite's single-node corosync, which {@code scripts/test.sh} starts (see {@code SuiteDaemon}); run by surefire execution {@code with-corosync}.
+ * A test against the suite's single-node corosync, which {@code scripts/test.sh} starts (see
+ * {@code SuiteDaemon}); run by surefire execution {@code with-corosync}.
  *
  * <p>The kind of a test class, and the one way it is stated: every test class carries exactly one
  * of {@link UnitTest}, {@link NodeTest}, {@link ClusterTest} and {@link PackagingTest} (checked by

@@ -8,7 +8,8 @@ import java.lang.annotation.Target;
 import org.junit.jupiter.api.Tag;
 
 /**
- * A unit test: needs neither corosync nor root; run first, by surefire execution {@code default-test} (and the benchmark's by {@code bench-unit}).
+ * A unit test: needs neither corosync nor root; run first, by surefire execution {@code
+ * default-test} (and the benchmark's by {@code bench-unit}).
  *
  * <p>The kind of a test class, and the one way it is stated: every test class carries exactly one
  * of {@link UnitTest}, {@link NodeTest}, {@link ClusterTest} and {@link PackagingTest} (checked by
