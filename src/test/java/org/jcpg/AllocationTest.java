@@ -11,6 +11,9 @@ import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
 import org.jcpg.testsupport.ChildJvm;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.ThreadAllocation;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -29,6 +32,7 @@ import org.junit.jupiter.api.Timeout;
  * test JVM, the listener call sites have seen many other tests' listeners,
  * and the JIT could not inline them.
  */
+@NodeTest
 class AllocationTest {
     private static final int WINDOW = 100_000;
     private static final int WINDOWS = 5;
@@ -151,7 +155,7 @@ class AllocationTest {
 
     /** Returns the least bytes per message of the windows run, stopping at the first below the bound. */
     private static double measure(String path, Sender sender, double bound) throws Exception {
-        SendUnderLoadTest.Allocation allocation = new SendUnderLoadTest.Allocation();
+        ThreadAllocation allocation = new ThreadAllocation();
         long[] delivered = {0};
         long[] checksum = {0};
         CpgListener listener = new CpgListener() {
@@ -166,7 +170,7 @@ class AllocationTest {
         double best = Double.MAX_VALUE;
         try (CpgConnection cpg = CpgConnection.open(path.startsWith("Bundling") ? Bundling.defaults().receiver(listener)
                 : listener)) {
-            cpg.join(Daemon.uniqueGroup("alloc"));
+            cpg.join(SuiteDaemon.uniqueGroup("alloc"));
             long sequence = 0;
             long overhead = allocation.overhead();
             for (int window = 0; window < WINDOWS && best >= bound; window++) {

@@ -8,6 +8,7 @@ import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
 import org.jcpg.bundling.BundlingStatistics;
+import org.jcpg.testsupport.BundleRecorder;
 import org.jcpg.testsupport.ChildProtocol;
 
 /**

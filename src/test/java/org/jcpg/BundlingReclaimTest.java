@@ -12,6 +12,9 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingSender;
+import org.jcpg.testsupport.LogCapture;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.TryAgain;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -22,6 +25,7 @@ import org.junit.jupiter.api.Timeout;
  * connection ({@link ReclaimTest}). Neither the sender's thread nor the
  * receiver's way to its sender may keep them reachable.
  */
+@NodeTest
 class BundlingReclaimTest {
     private static final int CONNECTIONS = 100;
     private static final int FD_SLACK = 20;
@@ -51,14 +55,14 @@ class BundlingReclaimTest {
             throws InterruptedException {
         Bundling bundling = Bundling.defaults();
         for (int i = 0; i < count; i++) {
-            CpgConnection cpg = ConcurrencyStressTest.retrying(() -> loop.open(bundling.receiver(new CpgListener() {
+            CpgConnection cpg = TryAgain.retrying(() -> loop.open(bundling.receiver(new CpgListener() {
                 @Override
                 public void onMessage(CpgConnection connection, Message message) {
                     delivered.incrementAndGet();
                 }
             })));
             GroupName group = GroupName.of(prefix + "-" + i);
-            ConcurrencyStressTest.retrying(() -> cpg.join(group));
+            TryAgain.retrying(() -> cpg.join(group));
             BundlingSender sender = bundling.sender(cpg);
             sender.send(new byte[] {1, 2, 3}, Duration.ofSeconds(10));
             assertThat(sender.flush(Duration.ofSeconds(10))).isTrue();
@@ -76,7 +80,7 @@ class BundlingReclaimTest {
     }
 
     private static long ourGroups(CpgConnection query, String prefix) {
-        return ConcurrencyStressTest.retrying(query::groups).stream()
+        return TryAgain.retrying(query::groups).stream()
                 .filter(g -> new String(g.toBytes(), UTF_8).startsWith(prefix + "-"))
                 .count();
     }

@@ -12,11 +12,14 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.function.BooleanSupplier;
 import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
 import org.jcpg.bundling.BundlingStatistics;
+import org.jcpg.testsupport.Await;
+import org.jcpg.testsupport.BundleRecorder;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -27,17 +30,8 @@ import org.junit.jupiter.api.Timeout;
  * back-pressure (the daemon refuses, the bounded queue fills, trySend
  * refuses, send times out, nothing is lost), and mixed groups.
  */
+@NodeTest
 class BundlingTest {
-    private static void await(BooleanSupplier condition, Duration timeout, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                fail("not within " + timeout + ": " + what);
-            }
-            Thread.sleep(5);
-        }
-    }
-
     /** Waits for a {@link BundlePeerMain}'s "SENT accepted bundles" (or "SENDERROR ...") event; returns it. */
     private static String awaitSent(PeerProcess peer, Duration timeout) throws InterruptedException {
         return peer.awaitEvent(e -> e.startsWith("SENT") || e.startsWith("SENDERROR"), timeout);
@@ -59,7 +53,7 @@ class BundlingTest {
     @Test
     @Timeout(180)
     void everyMemberDeliversTheSameMessagesInTheSameOrderEachSendersInItsOrder() throws Exception {
-        GroupName group = Daemon.uniqueGroup("bundle-order");
+        GroupName group = SuiteDaemon.uniqueGroup("bundle-order");
         BundleRecorder recorder = new BundleRecorder();
         Bundling bundling = Bundling.defaults();
         int threads = 2;
@@ -72,7 +66,7 @@ class BundlingTest {
                 for (int i = 0; i < 3; i++) {
                     peers.add(PeerProcess.joined(PeerProcess.Program.BUNDLE_PEER, group));
                 }
-                await(() -> cpg.membership(group).size() == 4, Duration.ofSeconds(20), "4 members");
+                Await.until(() -> cpg.membership(group).size() == 4, Duration.ofSeconds(20), "4 members");
                 for (PeerProcess peer : peers) {
                     peer.command("send " + threads + " " + each + " 48");
                 }
@@ -97,7 +91,7 @@ class BundlingTest {
                 for (PeerProcess peer : peers) {
                     assertThat(peer.command("report " + total)).as("peer " + peer.pid()).isEqualTo(mine);
                 }
-                System.out.println("bundle order: " + total + " messages, own sends " + recorder.reportFrom((int) Daemon.PID)
+                System.out.println("bundle order: " + total + " messages, own sends " + recorder.reportFrom((int) SuiteDaemon.OWN_PID)
                         + ", peers " + bundlesPerPeer);
             } finally {
                 for (PeerProcess peer : peers) {
@@ -110,7 +104,7 @@ class BundlingTest {
     @Test
     @Timeout(180)
     void aSenderKilledMidStreamLeavesWholeBundlesOnlyAndTheSameOnesEverywhere() throws Exception {
-        GroupName group = Daemon.uniqueGroup("bundle-kill");
+        GroupName group = SuiteDaemon.uniqueGroup("bundle-kill");
         BundleRecorder recorder = new BundleRecorder();
         try (CpgEventLoop loop = CpgEventLoop.start();
              CpgConnection cpg = loop.open(recorder.raw(Bundling.defaults().receiver(recorder)))) {
@@ -118,10 +112,10 @@ class BundlingTest {
             try (PeerProcess victim = PeerProcess.joined(PeerProcess.Program.BUNDLE_PEER, group);
                  PeerProcess other = PeerProcess.joined(PeerProcess.Program.BUNDLE_PEER, group);
                  PeerProcess watcher = PeerProcess.joined(PeerProcess.Program.BUNDLE_PEER, group)) {
-                await(() -> cpg.membership(group).size() == 4, Duration.ofSeconds(20), "4 members");
+                Await.until(() -> cpg.membership(group).size() == 4, Duration.ofSeconds(20), "4 members");
                 other.command("send 2 5000 200");
                 victim.command("send 2 0 100");
-                await(() -> {
+                Await.until(() -> {
                     BundleRecorder.Sender s = recorder.sender(victim.pid());
                     return s != null && s.count > 20_000 && s.bundles < s.count;
                 }, Duration.ofSeconds(60), "the victim's messages arrive, in bundles");
@@ -141,7 +135,7 @@ class BundlingTest {
                 assertThat(recorder.fifoErrors()).as(recorder.firstProblem()).isZero();
                 assertThat(recorder.corrupt()).as(recorder.firstProblem()).isZero();
                 assertThat(awaitSent(other, Duration.ofSeconds(120))).startsWith("SENT 10000 ");
-                await(() -> recorder.sender(other.pid()).count == 10_000, Duration.ofSeconds(60), "the other sender's messages");
+                Await.until(() -> recorder.sender(other.pid()).count == 10_000, Duration.ofSeconds(60), "the other sender's messages");
                 System.out.println("bundle kill: victim " + here + " here, " + there + " at the watcher");
             }
         }
@@ -150,7 +144,7 @@ class BundlingTest {
     @Test
     @Timeout(180)
     void aFullQueueRefusesOrTimesOutAndLosesNothing() throws Exception {
-        GroupName group = Daemon.uniqueGroup("bundle-pressure");
+        GroupName group = SuiteDaemon.uniqueGroup("bundle-pressure");
         BundleRecorder recorder = new BundleRecorder();
         int queueBytes = 512 * 1024;
         Bundling bundling = Bundling.builder().queueBytes(queueBytes).build();
@@ -208,17 +202,17 @@ class BundlingTest {
             // A send that cannot get in within its timeout. To hold the queue full for sure, the
             // daemon is stopped while another thread waits in a request call (holding the
             // connection's IPC lock), so that the bundle being sent waits too.
-            DaemonProcess.signal("STOP");
+            SuiteDaemon.signal("STOP");
             int before = recorder.total() > Integer.MAX_VALUE ? 0 : (int) recorder.total();
             int next = total;
             try {
                 Thread holder = Thread.ofPlatform().daemon().start(cpg::localNodeId);
-                await(() -> holder.getState() == Thread.State.RUNNABLE, Duration.ofSeconds(5), "the holder is in libcpg");
+                Await.until(() -> holder.getState() == Thread.State.RUNNABLE, Duration.ofSeconds(5), "the holder is in libcpg");
                 Thread.sleep(50);
                 int first = next++;
                 // the first send becomes the flusher and waits for the lock: on a thread of its own
                 Thread.ofPlatform().daemon().start(() -> sender.trySend(BundleRecorder.payload(0, first, size)));
-                await(() -> sender.statistics().accepted() == first + 1, Duration.ofSeconds(5), "the first send");
+                Await.until(() -> sender.statistics().accepted() == first + 1, Duration.ofSeconds(5), "the first send");
                 while (sender.trySend(BundleRecorder.payload(0, next, size))) {
                     next++;
                 }
@@ -232,7 +226,7 @@ class BundlingTest {
                 assertThat(sender.statistics().refused()).isEqualTo(done.refused() + 2);
                 assertThat(sender.statistics().queuedBytes()).isLessThanOrEqualTo(queueBytes);
             } finally {
-                DaemonProcess.resume();
+                SuiteDaemon.resume();
             }
             assertThat(sender.flush(Duration.ofSeconds(60))).isTrue();
             assertThat(recorder.awaitTotal(next, 60_000)).as(recorder.report()).isTrue();
@@ -249,7 +243,7 @@ class BundlingTest {
     @Timeout(120)
     void aBundledGroupRejectsPlainMessagesUnlessItSaysItIsMixed() throws Exception {
         for (boolean mixed : new boolean[] {false, true}) {
-            GroupName group = Daemon.uniqueGroup("bundle-mixed");
+            GroupName group = SuiteDaemon.uniqueGroup("bundle-mixed");
             List<String> seen = new CopyOnWriteArrayList<>();
             List<String> rawKinds = new CopyOnWriteArrayList<>();
             List<String> rejected = new CopyOnWriteArrayList<>();
@@ -282,9 +276,9 @@ class BundlingTest {
                 byte[] fake = {(byte) 0xFE, 'J', 'B', 'D', 1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 'x'};
                 cpg.multicast(Guarantee.AGREED, fake);
                 cpg.multicast(Guarantee.AGREED, "plain two".getBytes(StandardCharsets.UTF_8));
-                await(() -> rawKinds.size() == 4, Duration.ofSeconds(20), "4 deliveries");
+                Await.until(() -> rawKinds.size() == 4, Duration.ofSeconds(20), "4 deliveries");
                 Thread.sleep(100);  // the executor may still run the last callback
-                String me = node + "/" + Daemon.PID;
+                String me = node + "/" + SuiteDaemon.OWN_PID;
                 assertThat(rawKinds).containsExactly("plain", "bundle", "bundle", "plain");
                 if (mixed) {
                     assertThat(seen).containsExactly(me + " plain one", me + " bundled", me + " plain two");
@@ -292,7 +286,7 @@ class BundlingTest {
                 } else {
                     assertThat(seen).containsExactly(me + " bundled");
                     assertThat(rejected).hasSize(3);
-                    assertThat(rejected.get(0)).isEqualTo(Daemon.PID + ": not a bundle (a member that does not bundle?), 9 bytes");
+                    assertThat(rejected.get(0)).isEqualTo(SuiteDaemon.OWN_PID + ": not a bundle (a member that does not bundle?), 9 bytes");
                     assertThat(rejected.get(1)).contains("malformed bundle").contains("count 2");
                 }
                 assertThat(receiver.rejected()).isEqualTo(rejected.size());
@@ -312,7 +306,7 @@ class BundlingTest {
     void aSenderNeedsAJoinedConnectionAndBundlesWithinTheAtomicSize() throws Exception {
         try (CpgConnection cpg = CpgConnection.open(new CpgListener() { })) {
             assertThatThrownBy(() -> Bundling.defaults().sender(cpg)).isInstanceOf(IllegalStateException.class);
-            cpg.join(Daemon.uniqueGroup("bundle-misuse"));
+            cpg.join(SuiteDaemon.uniqueGroup("bundle-misuse"));
             int atomic = cpg.maxAtomicMessageSize();
             assertThatThrownBy(() -> Bundling.builder().maxBundleBytes(atomic + 1).queueBytes(4L << 20).build().sender(cpg))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("atomic");

@@ -8,6 +8,10 @@ import java.lang.reflect.UndeclaredThrowableException;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.Where;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -17,6 +21,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * throws must come out of dispatch instead, after the native call, without
  * losing the other events of that dispatch.
  */
+@NodeTest
 class CallbackExceptionTest {
     /** Long enough for the local daemon to have queued what we just sent. */
     private static final long SETTLE_MILLIS = 200;
@@ -88,8 +93,8 @@ class CallbackExceptionTest {
     }
 
     private static void joinQuietly(CpgConnection cpg, Thrower listener, String prefix) {
-        cpg.join(Daemon.uniqueGroup(prefix));
-        Daemon.dispatchUntil(() -> listener.changes.size() == 1, cpg);
+        cpg.join(SuiteDaemon.uniqueGroup(prefix));
+        SuiteDaemon.dispatchUntil(() -> listener.changes.size() == 1, cpg);
     }
 
     /** Later dispatches deliver normally and throw nothing more. */
@@ -97,7 +102,7 @@ class CallbackExceptionTest {
         int before = listener.seen.size();
         cpg.multicast(Guarantee.AGREED, Payloads.pattern(100, 100));
         cpg.multicast(Guarantee.AGREED, Payloads.pattern(101, 101));
-        Daemon.dispatchUntil(() -> listener.seen.size() == before + 2, cpg);
+        SuiteDaemon.dispatchUntil(() -> listener.seen.size() == before + 2, cpg);
         assertThat(listener.seen.subList(before, before + 2)).containsExactly(100, 101);
         assertThat(listener.thrown).hasValue(thrownSoFar);
         assertThat(listener.threads).containsOnly(Thread.currentThread());
@@ -172,12 +177,12 @@ class CallbackExceptionTest {
             Thrower listener = new Thrower();
             listener.throwOnMembership = boom;
             try (CpgConnection cpg = CpgConnection.open(listener)) {
-                cpg.join(Daemon.uniqueGroup("cbex-confchg"));
+                cpg.join(SuiteDaemon.uniqueGroup("cbex-confchg"));
                 send(cpg, 7);
                 // Our JOIN and then message 7 wait in one dispatch.
                 assertThat(dispatchAll(cpg)).isSameAs(boom);
                 assertThat(listener.changes).hasSize(1);
-                assertThat(listener.changes.get(0).joined()).extracting(Member::pid).containsExactly((int) Daemon.PID);
+                assertThat(listener.changes.get(0).joined()).extracting(Member::pid).containsExactly((int) SuiteDaemon.OWN_PID);
                 assertThat(listener.seen).containsExactly(7);
                 stillWorks(cpg, listener, 1);
             }
@@ -193,7 +198,7 @@ class CallbackExceptionTest {
             Thrower listener = new Thrower();
             listener.throwOnTotem = boom;
             try (CpgConnection cpg = CpgConnection.open(listener, ModelFlag.DELIVER_INITIAL_TOTEM_CONF)) {
-                cpg.join(Daemon.uniqueGroup("cbex-totem"));
+                cpg.join(SuiteDaemon.uniqueGroup("cbex-totem"));
                 send(cpg, 3);
                 // Initial totem configuration, our JOIN and message 3 wait in one dispatch.
                 assertThat(dispatchAll(cpg)).isSameAs(boom);
@@ -239,7 +244,7 @@ class CallbackExceptionTest {
             listener.throwOnMembership = fromConfchg;
             listener.throwOnMessage = java.util.Map.of(5, fromMessage);
             try (CpgConnection cpg = CpgConnection.open(listener, ModelFlag.DELIVER_INITIAL_TOTEM_CONF)) {
-                cpg.join(Daemon.uniqueGroup("cbex-mixed"));
+                cpg.join(SuiteDaemon.uniqueGroup("cbex-mixed"));
                 send(cpg, 5);
                 Throwable thrown = dispatchAll(cpg);
                 assertThat(listener.thrown).hasValue(3);

@@ -8,6 +8,10 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.lang.reflect.Proxy;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.Where;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -24,6 +28,7 @@ import org.junit.jupiter.api.Timeout;
  * so its classes are reached by reflection: a handler on the "org.jcpg"
  * logger whose filter (an interface, so a proxy) keeps every record.
  */
+@NodeTest
 class CallbackFailureReportingTest {
     /** What the tests need of a java.util.logging.LogRecord. */
     record LogRecord(String level, String loggerName, Throwable thrown, String message) {
@@ -113,7 +118,7 @@ class CallbackFailureReportingTest {
 
         @Override
         public void onMembershipChange(CpgConnection connection, MembershipChange change) {
-            if (change.joined().stream().anyMatch(m -> m.pid() == (int) Daemon.PID)) {
+            if (change.joined().stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID)) {
                 joinedSelf = true;
             }
         }
@@ -126,8 +131,8 @@ class CallbackFailureReportingTest {
     private List<Round> run(Thrower thrower, int count) throws Exception {
         List<Round> rounds = new ArrayList<>();
         try (CpgConnection cpg = CpgConnection.open(thrower)) {
-            cpg.join(Daemon.uniqueGroup("failures"));
-            Daemon.dispatchUntil(() -> thrower.joinedSelf, cpg);
+            cpg.join(SuiteDaemon.uniqueGroup("failures"));
+            SuiteDaemon.dispatchUntil(() -> thrower.joinedSelf, cpg);
             for (int k = 1; k <= count; k++) {
                 Payloads.send(cpg, Payloads.pattern(k, 16));
             }

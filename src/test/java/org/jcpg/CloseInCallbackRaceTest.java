@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -16,6 +18,7 @@ import org.junit.jupiter.api.Timeout;
  * it at once, each on a connection of its own. It once threw
  * CS_ERR_BAD_HANDLE now and then.
  */
+@NodeTest
 class CloseInCallbackRaceTest {
     private static final int THREADS = 50;
     private static final int ROUNDS = Integer.getInteger("jcpg.test.closeRaceRounds", 8);
@@ -37,7 +40,7 @@ class CloseInCallbackRaceTest {
                             }
                         });
                         // One process joins a group through one connection only: a group each.
-                        cpg.join(Daemon.uniqueGroup("close-race-" + index));
+                        cpg.join(SuiteDaemon.uniqueGroup("close-race-" + index));
                         cpg.multicast(Guarantee.AGREED, new byte[] {(byte) index});
                         int n = cpg.dispatch(DispatchMode.BLOCKING);
                         if (!cpg.isClosed()) {

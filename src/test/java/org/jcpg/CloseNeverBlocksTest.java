@@ -13,6 +13,12 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.Await;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.TryAgain;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -24,6 +30,7 @@ import org.junit.jupiter.api.Timeout;
  * <p>One corosync serves every test of this JVM: the daemon is stopped for
  * at most the bound below, and always continued in a finally.
  */
+@NodeTest
 class CloseNeverBlocksTest {
     /** Generous: close should return at once; this only tells "returns" from "blocks until SIGCONT". */
     private static final Duration BOUND = Duration.ofSeconds(10);
@@ -39,12 +46,12 @@ class CloseNeverBlocksTest {
             }
         });
         boolean returned;
-        DaemonProcess.signal("STOP");
+        SuiteDaemon.signal("STOP");
         try {
             thread.start();
             returned = thread.join(BOUND);
         } finally {
-            DaemonProcess.resume();
+            SuiteDaemon.resume();
         }
         // Once the daemon runs again, a blocked close completes; wait for it so that nothing lingers.
         if (!thread.join(Duration.ofSeconds(30))) {
@@ -68,37 +75,38 @@ class CloseNeverBlocksTest {
     }
 
     private static List<Member> membership(CpgConnection observer, GroupName group) {
-        return ConcurrencyStressTest.retrying(() -> observer.membership(group));
+        return TryAgain.retrying(() -> observer.membership(group));
     }
 
     /** Polls the observer until this process is no longer a member of the group. */
     private static void awaitGone(CpgConnection observer, GroupName group) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        List<Member> members;
-        while (pids(members = membership(observer, group)).contains((int) Daemon.PID)) {
-            if (System.nanoTime() > deadline) {
-                fail("still a member of " + group + " 30 s after close and SIGCONT: " + members);
-            }
-            ConcurrencyStressTest.sleep(20);
-        }
-        assertThat(observer.members(group)).as("members(group) after close").noneMatch(m -> m.pid() == (int) Daemon.PID);
+        AtomicReference<List<Member>> seen = new AtomicReference<>(List.of());
+        Await.until(() -> {
+            seen.set(membership(observer, group));
+            return !pids(seen.get()).contains((int) SuiteDaemon.OWN_PID);
+        }, Duration.ofSeconds(30), Duration.ofMillis(20),
+                () -> "leaving " + group + " after close and SIGCONT; still a member: " + seen.get());
+        assertThat(observer.members(group)).as("members(group) after close").noneMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID);
     }
 
-    private static void awaitMappings(long expected) throws IOException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (zeroCopyMappings() != expected) {
-            if (System.nanoTime() > deadline) {
-                fail("zero-copy mappings: " + zeroCopyMappings() + ", expected " + expected + " (buffer not freed)");
-            }
-            ConcurrencyStressTest.sleep(20);
+    private static void awaitMappings(long expected) {
+        Await.until(() -> zeroCopyMappings() == expected, Duration.ofSeconds(30), Duration.ofMillis(20),
+                () -> "zero-copy mappings back to " + expected + " (buffer freed); seen: " + mappingsOrError());
+    }
+
+    private static String mappingsOrError() {
+        try {
+            return String.valueOf(zeroCopyMappings());
+        } catch (IOException e) {
+            return e.toString();
         }
     }
 
     @Test
     @Timeout(120)
     void connectionCloseReturnsWhileTheDaemonIsStopped() throws Exception {
-        DaemonProcess.assertAlive();
-        GroupName group = Daemon.uniqueGroup("stopped-close");
+        SuiteDaemon.assertAlive();
+        GroupName group = SuiteDaemon.uniqueGroup("stopped-close");
         Recorder recorder = new Recorder();
         try (CpgConnection observer = CpgConnection.open(new CpgListener() { })) {
             long mappingsBefore = zeroCopyMappings();
@@ -107,8 +115,8 @@ class CloseNeverBlocksTest {
             // A buffer still open when the connection closes is freed with it.
             ZeroCopyBuffer buffer = victim.allocateZeroCopy(4096);
             long mappingsWith = zeroCopyMappings();
-            Daemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) Daemon.PID), victim);
-            assertThat(pids(membership(observer, group))).containsExactly((int) Daemon.PID);
+            SuiteDaemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID), victim);
+            assertThat(pids(membership(observer, group))).containsExactly((int) SuiteDaemon.OWN_PID);
 
             boolean returned = returnsWhileDaemonStopped("close-connection", victim::close);
 
@@ -125,27 +133,27 @@ class CloseNeverBlocksTest {
             }
             buffer.close();
         }
-        DaemonProcess.assertAlive();
+        SuiteDaemon.assertAlive();
     }
 
     @Test
     @Timeout(120)
     void zeroCopyBufferCloseReturnsWhileTheDaemonIsStopped() throws Exception {
-        DaemonProcess.assertAlive();
-        GroupName group = Daemon.uniqueGroup("stopped-zcb");
+        SuiteDaemon.assertAlive();
+        GroupName group = SuiteDaemon.uniqueGroup("stopped-zcb");
         Recorder recorder = new Recorder();
         try (CpgConnection observer = CpgConnection.open(new CpgListener() { })) {
             CpgConnection cpg = CpgConnection.open(recorder);
             try {
                 cpg.join(group);
-                Daemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) Daemon.PID), cpg);
+                SuiteDaemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID), cpg);
                 long mappingsBefore = zeroCopyMappings();
                 ZeroCopyBuffer buffer = cpg.allocateZeroCopy(4096);
                 long mappingsWith = zeroCopyMappings();
                 byte[] first = Payloads.pattern(1, 100);
                 MemorySegment.copy(first, 0, buffer.segment(), JAVA_BYTE, 0, first.length);
-                ConcurrencyStressTest.retrying(() -> buffer.multicast(Guarantee.AGREED, first.length));
-                Daemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
+                TryAgain.retrying(() -> buffer.multicast(Guarantee.AGREED, first.length));
+                SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
 
                 boolean returned = returnsWhileDaemonStopped("close-buffer", buffer::close);
 
@@ -159,15 +167,15 @@ class CloseNeverBlocksTest {
                 }
                 // The connection itself still works.
                 Payloads.send(cpg, Payloads.pattern(2, 100));
-                Daemon.dispatchUntil(() -> recorder.messages.size() == 2, cpg);
+                SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 2, cpg);
                 assertThat(Payloads.matches(MemorySegment.ofArray(recorder.messages.get(0).payload()), 1, 100)).isTrue();
                 assertThat(Payloads.matches(MemorySegment.ofArray(recorder.messages.get(1).payload()), 2, 100)).isTrue();
-                assertThat(pids(membership(observer, group))).containsExactly((int) Daemon.PID);
+                assertThat(pids(membership(observer, group))).containsExactly((int) SuiteDaemon.OWN_PID);
             } finally {
                 cpg.close();
             }
             awaitGone(observer, group);
         }
-        DaemonProcess.assertAlive();
+        SuiteDaemon.assertAlive();
     }
 }

@@ -9,6 +9,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jcpg.testsupport.ChildJvm;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.Where;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -27,6 +30,7 @@ import org.junit.jupiter.api.Timeout;
  * connections run on one thread: a new thread's first use of jcpg's
  * per-thread stack bounds is a legitimate, JDK-internal, recompile.
  */
+@NodeTest
 class CompiledPathsTest {
     private static final String MARK = "CompiledPathsTest: the first connection closes";
     private static final int MESSAGES = 30_000;
@@ -96,7 +100,7 @@ class CompiledPathsTest {
             }
         };
         try (CpgConnection cpg = CpgConnection.open(listener)) {
-            cpg.join(Daemon.uniqueGroup("compiled"));
+            cpg.join(SuiteDaemon.uniqueGroup("compiled"));
             while (!joined[0]) {
                 cpg.dispatch(DispatchMode.ONE);
             }

@@ -3,6 +3,8 @@ package org.jcpg;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
+import static org.jcpg.testsupport.TryAgain.retrying;
+import static org.jcpg.testsupport.TryAgain.sleep;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -23,6 +25,9 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Supplier;
 import java.util.zip.CRC32;
+import org.jcpg.testsupport.Await;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -32,6 +37,7 @@ import org.junit.jupiter.api.Timeout;
  * order; the queries answer sanely; the daemon survives; and close() racing
  * the senders only ever shows them IllegalStateException.
  */
+@NodeTest
 class ConcurrencyStressTest {
     /** sender id, sequence number, total length, CRC32 of the body: four big-endian ints. */
     private static final int HEADER = 16;
@@ -76,37 +82,6 @@ class ConcurrencyStressTest {
         return m;
     }
 
-    /** Runs a call, retrying TRY_AGAIN (flow control) after a short sleep; any other CpgException propagates. */
-    static <T> T retrying(Supplier<T> call) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (true) {
-            try {
-                return call.get();
-            } catch (CpgException e) {
-                if (!e.isRetryable() || System.nanoTime() > deadline) {
-                    throw e;
-                }
-            }
-            sleep(2);
-        }
-    }
-
-    static void retrying(Runnable call) {
-        retrying(() -> {
-            call.run();
-            return null;
-        });
-    }
-
-    static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
-    }
-
     static String describe(Throwable t) {
         StringWriter out = new StringWriter();
         t.printStackTrace(new PrintWriter(out));
@@ -133,7 +108,7 @@ class ConcurrencyStressTest {
 
         @Override
         public void onMembershipChange(CpgConnection connection, MembershipChange change) {
-            if (change.joined().stream().anyMatch(m -> m.pid() == (int) Daemon.PID)) {
+            if (change.joined().stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID)) {
                 joined = true;
             }
         }
@@ -142,7 +117,7 @@ class ConcurrencyStressTest {
         public void onMessage(CpgConnection connection, Message message) {
             delivered.incrementAndGet();
             MemorySegment p = message.payload();
-            if (!message.group().equals(group) || message.pid() != (int) Daemon.PID) {
+            if (!message.group().equals(group) || message.pid() != (int) SuiteDaemon.OWN_PID) {
                 problem("message from " + message.pid() + " in " + message.group());
                 return;
             }
@@ -194,16 +169,6 @@ class ConcurrencyStressTest {
         });
     }
 
-    static void awaitTrue(Supplier<Boolean> condition, Duration timeout, String what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.get()) {
-            if (System.nanoTime() > deadline) {
-                fail(what + " not within " + timeout);
-            }
-            sleep(10);
-        }
-    }
-
     /** One message of a small sender, handed over the way its kind does it. */
     private static void sendSmall(CpgConnection cpg, int sender, int seq, MemorySegment scratch, ZeroCopyBuffer zcb) {
         int length = smallLength(sender, seq);
@@ -242,8 +207,8 @@ class ConcurrencyStressTest {
     @Test
     @Timeout(240)
     void everyKindOfCallAtOnceOnOneConnection() throws Exception {
-        DaemonProcess.assertAlive();
-        GroupName group = Daemon.uniqueGroup("stress");
+        SuiteDaemon.assertAlive();
+        GroupName group = SuiteDaemon.uniqueGroup("stress");
         Checker checker = new Checker(group);
         Queue<String> failures = new ConcurrentLinkedQueue<>();
         AtomicInteger queryRounds = new AtomicInteger();
@@ -256,10 +221,10 @@ class ConcurrencyStressTest {
         try {
             cpg.join(group);
             dispatcher = dispatcher(cpg, failures);
-            awaitTrue(() -> checker.joined, Duration.ofSeconds(20), "our own JOIN");
+            Await.until(() -> checker.joined, Duration.ofSeconds(20), "our own JOIN");
             node = cpg.localNodeId();
-            Member me = new Member(node, (int) Daemon.PID, Reason.UNDEFINED);
-            GroupMember meInGroup = new GroupMember(group, node, (int) Daemon.PID);
+            Member me = new Member(node, (int) SuiteDaemon.OWN_PID, Reason.UNDEFINED);
+            GroupMember meInGroup = new GroupMember(group, node, (int) SuiteDaemon.OWN_PID);
 
             CountDownLatch start = new CountDownLatch(1);
             List<Thread> senders = new ArrayList<>();
@@ -370,7 +335,7 @@ class ConcurrencyStressTest {
         }
         assertThat(checker.delivered.get()).as("deliveries").isEqualTo(total);
         assertThat(queryRounds.get()).as("query rounds").isPositive();
-        DaemonProcess.assertAlive();
+        SuiteDaemon.assertAlive();
         try (CpgConnection after = CpgConnection.open(new CpgListener() { })) {
             assertThat(after.localNodeId()).as("the daemon still answers").isEqualTo(node);
         }
@@ -379,15 +344,15 @@ class ConcurrencyStressTest {
     @Test
     @Timeout(240)
     void closeRacingSendersOnlyEverGivesIllegalStateException() throws Exception {
-        DaemonProcess.assertAlive();
+        SuiteDaemon.assertAlive();
         for (int round = 0; round < 3; round++) {
             closeRace(round);
         }
-        DaemonProcess.assertAlive();
+        SuiteDaemon.assertAlive();
     }
 
     private void closeRace(int round) throws Exception {
-        GroupName group = Daemon.uniqueGroup("close-race");
+        GroupName group = SuiteDaemon.uniqueGroup("close-race");
         Checker checker = new Checker(group);
         Queue<String> failures = new ConcurrentLinkedQueue<>();
         int threads = SMALL_SENDERS + 1; // the last one queries
@@ -399,7 +364,7 @@ class ConcurrencyStressTest {
         try {
             cpg.join(group);
             dispatcher = dispatcher(cpg, failures);
-            awaitTrue(() -> checker.joined, Duration.ofSeconds(20), "our own JOIN");
+            Await.until(() -> checker.joined, Duration.ofSeconds(20), "our own JOIN");
             CountDownLatch ready = new CountDownLatch(threads);
             for (int t = 0; t < threads; t++) {
                 int index = t;
@@ -463,6 +428,6 @@ class ConcurrencyStressTest {
         assertThat(failures).as("round " + round).isEmpty();
         assertThat(wrong).as("round " + round + ": each racer must end with IllegalStateException only").isEmpty();
         assertThat(checker.problems).as("round " + round + ": what was delivered before close").isEmpty();
-        DaemonProcess.assertAlive();
+        SuiteDaemon.assertAlive();
     }
 }

@@ -13,6 +13,9 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.KillableDaemon;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -20,7 +23,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * What jcpg does when corosync dies or restarts under its clients. Each test
- * runs its own corosync ({@link CorosyncNode}) in a namespace of its own and
+ * runs its own corosync ({@link KillableDaemon}) in a namespace of its own and
  * kills that one: the suite's shared daemon is never touched. The clients
  * are child JVMs in that namespace ({@link DaemonPeer}); two peers, one
  * with callbacks on the loop thread and one with callbacks on virtual
@@ -30,6 +33,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * fast from slow. Facts seen (error codes, leftover files) are printed as
  * lines starting with "FACT".
  */
+@NodeTest
 class DaemonDeathTest {
     private static final Duration EVENT = Duration.ofSeconds(20);
 
@@ -140,8 +144,8 @@ class DaemonDeathTest {
     @Test
     @Timeout(value = 180, unit = TimeUnit.SECONDS)
     void sigkillUnderLoadWithoutReconnectIsReportedOnceAndDoesNotSpin() throws Exception {
-        GroupName group = Daemon.uniqueGroup("death");
-        try (CorosyncNode node = CorosyncNode.start();
+        GroupName group = SuiteDaemon.uniqueGroup("death");
+        try (KillableDaemon node = KillableDaemon.start();
              DaemonPeer onLoop = DaemonPeer.joined(node, "loop-thread", group, false, "off");
              DaemonPeer onExecutor = DaemonPeer.joined(node, "virtual-executor", group, true, "off")) {
             DaemonPeer[] peers = {onLoop, onExecutor};
@@ -191,8 +195,8 @@ class DaemonDeathTest {
     @EnumSource(Stop.class)
     @Timeout(value = 180, unit = TimeUnit.SECONDS)
     void afterARestartTheLoopReconnectsRejoinsAndNeverDeliversTwice(Stop how) throws Exception {
-        GroupName group = Daemon.uniqueGroup("reconnect");
-        try (CorosyncNode node = CorosyncNode.start();
+        GroupName group = SuiteDaemon.uniqueGroup("reconnect");
+        try (KillableDaemon node = KillableDaemon.start();
              DaemonPeer onLoop = DaemonPeer.joined(node, "loop-thread", group, false, "100,1000");
              DaemonPeer onExecutor = DaemonPeer.joined(node, "virtual-executor", group, true, "100,1000")) {
             DaemonPeer[] peers = {onLoop, onExecutor};
@@ -286,11 +290,11 @@ class DaemonDeathTest {
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void closeDuringABlockedDispatchWhileTheDaemonIsKilledDoesNotHang() throws Exception {
-        try (CorosyncNode node = CorosyncNode.start(); DaemonPeer peer = DaemonPeer.start(node, "plain")) {
+        try (KillableDaemon node = KillableDaemon.start(); DaemonPeer peer = DaemonPeer.start(node, "plain")) {
             // 0 and 1 are closed while the daemon is being killed; 2 and 3 after their dispatch failed.
             String[] threads = {"platform", "virtual", "platform", "virtual"};
             for (String thread : threads) {
-                peer.command("plain " + DaemonPeer.hex(Daemon.uniqueGroup("blocked")) + " " + thread);
+                peer.command("plain " + DaemonPeer.hex(SuiteDaemon.uniqueGroup("blocked")) + " " + thread);
             }
             Thread.sleep(300);
 

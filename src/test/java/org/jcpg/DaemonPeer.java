@@ -10,9 +10,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
 import org.jcpg.testsupport.ChildJvm;
+import org.jcpg.testsupport.KillableDaemon;
 
 /**
- * A {@link DaemonPeerMain} in a {@link ChildJvm} inside a {@link CorosyncNode}'s
+ * A {@link DaemonPeerMain} in a {@link ChildJvm} inside a {@link KillableDaemon}'s
  * network namespace. Its message events are checked as they arrive (there
  * may be tens of thousands): per sender, sequence numbers must rise
  * strictly, and no message may arrive between a connection loss and the
@@ -36,7 +37,7 @@ final class DaemonPeer implements AutoCloseable {
     private boolean lost;
     private boolean reconnected;
 
-    private DaemonPeer(CorosyncNode node, String label) throws InterruptedException {
+    private DaemonPeer(KillableDaemon node, String label) throws InterruptedException {
         this.label = label;
         this.child = ChildJvm.of(DaemonPeerMain.class).launcher(node.enter(List.of()))
                 .jvmOptions("-XX:TieredStopAtLevel=1").label("peer " + label).events(this::event).start();
@@ -83,12 +84,12 @@ final class DaemonPeer implements AutoCloseable {
      *
      * @param label names the peer in failure messages
      */
-    static DaemonPeer start(CorosyncNode node, String label) throws InterruptedException {
+    static DaemonPeer start(KillableDaemon node, String label) throws InterruptedException {
         return new DaemonPeer(node, label);
     }
 
     /** A peer with an event loop joined to {@code group}. */
-    static DaemonPeer joined(CorosyncNode node, String label, GroupName group, boolean executor, String reconnect)
+    static DaemonPeer joined(KillableDaemon node, String label, GroupName group, boolean executor, String reconnect)
             throws InterruptedException {
         DaemonPeer peer = start(node, label);
         peer.command("loop " + (executor ? "virtual" : "none") + " " + reconnect);

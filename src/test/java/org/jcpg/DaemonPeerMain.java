@@ -17,10 +17,11 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.jcpg.testsupport.ChildProtocol;
+import org.jcpg.testsupport.KillableDaemon;
 
 /**
  * A CPG client in a child JVM that runs inside the network namespace of a
- * {@link CorosyncNode} (see {@link DaemonPeer}), so that a test can kill
+ * {@link KillableDaemon} (see {@link DaemonPeer}), so that a test can kill
  * that daemon under it and watch what jcpg reports.
  *
  * <p>It speaks {@link ChildProtocol}; its commands:

@@ -10,6 +10,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.Stacks;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.Where;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -22,6 +28,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * nested dispatches from callbacks, a big thread that is already deep in
  * Java frames, and small or virtual threads right at their stack's end.
  */
+@NodeTest
 class DeepStackTest {
     private static final int LEVELS = 7;
 
@@ -56,7 +63,7 @@ class DeepStackTest {
 
         @Override
         public void onMembershipChange(CpgConnection connection, MembershipChange change) {
-            if (change.joined().stream().anyMatch(m -> m.pid() == (int) Daemon.PID)) {
+            if (change.joined().stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID)) {
                 joinedSelf.set(true);
             }
             descend();
@@ -93,7 +100,7 @@ class DeepStackTest {
         CpgConnection[] connections = new CpgConnection[LEVELS];
         try {
             for (int i = 0; i < LEVELS; i++) {
-                levels[i] = new Level(i, Daemon.uniqueGroup("deep-nest-" + i), nesting, deepest);
+                levels[i] = new Level(i, SuiteDaemon.uniqueGroup("deep-nest-" + i), nesting, deepest);
                 connections[i] = CpgConnection.open(levels[i]);
                 connections[i].join(levels[i].group);
             }
@@ -119,7 +126,7 @@ class DeepStackTest {
             for (int i = 0; i < LEVELS; i++) {
                 // Level i's own JOIN may come after its message was seen; pick it up (any thread will do).
                 int n = i;
-                Daemon.dispatchUntil(() -> levels[n].joinedSelf.get(), connections[n]);
+                SuiteDaemon.dispatchUntil(() -> levels[n].joinedSelf.get(), connections[n]);
                 assertThat(levels[i].messages).as("messages of level " + i).hasSize(1);
                 assertThat(levels[i].messages.get(0)).isEqualTo(Payloads.pattern(i, 1000 + i));
             }
@@ -137,7 +144,7 @@ class DeepStackTest {
     @Timeout(120)
     void dispatchWithLittleStackLeftOnABigThread(double mebibytesLeft) throws Exception {
         Recorder recorder = new Recorder();
-        GroupName group = Daemon.uniqueGroup("deep-left");
+        GroupName group = SuiteDaemon.uniqueGroup("deep-left");
         try (CpgConnection cpg = CpgConnection.open(recorder)) {
             cpg.join(group);
             byte[] message = Payloads.pattern(77, 200_000);
@@ -171,7 +178,7 @@ class DeepStackTest {
             });
             assertThat(recorder.messages).hasSize(1);
             assertThat(recorder.messages.get(0).payload()).isEqualTo(message);
-            assertThat(recorder.joins()).extracting(Member::pid).contains((int) Daemon.PID);
+            assertThat(recorder.joins()).extracting(Member::pid).contains((int) SuiteDaemon.OWN_PID);
         }
     }
 
@@ -199,11 +206,11 @@ class DeepStackTest {
     @Timeout(180)
     void dispatchRightAtTheEndOfASmallStackThrowsOrReturnsAndLeavesTheConnectionUsable(Small kind) throws Exception {
         Recorder recorder = new Recorder();
-        GroupName group = Daemon.uniqueGroup("deep-soe-" + kind);
+        GroupName group = SuiteDaemon.uniqueGroup("deep-soe-" + kind);
         try (CpgConnection observer = CpgConnection.open(new Recorder())) {
             CpgConnection cpg = CpgConnection.open(recorder);
             cpg.join(group);
-            Daemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) Daemon.PID), cpg);
+            SuiteDaemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID), cpg);
 
             List<String> outcomes = new ArrayList<>();
             int k = 0;
@@ -272,7 +279,7 @@ class DeepStackTest {
                 fail("close() did not return within 20 s");
             }
             long deadline = System.nanoTime() + 30_000_000_000L;
-            while (observer.membership(group).stream().anyMatch(m -> m.pid() == (int) Daemon.PID)) {
+            while (observer.membership(group).stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID)) {
                 if (System.nanoTime() > deadline) {
                     fail("after close() this process is still a member of " + group + ": " + observer.membership(group));
                 }

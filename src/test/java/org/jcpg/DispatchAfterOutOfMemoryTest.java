@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -19,11 +21,12 @@ import org.junit.jupiter.api.Timeout;
  * <p>Note: the hang reported in issue 18 item 9 did not reproduce with this
  * scenario on the code of that time; the test guards the promise.
  */
+@NodeTest
 class DispatchAfterOutOfMemoryTest {
     @Test
     @Timeout(180)
     void aDispatchAfterHeapExhaustionDeliversAndReturns() throws Exception {
-        GroupName group = Daemon.uniqueGroup("oom");
+        GroupName group = SuiteDaemon.uniqueGroup("oom");
         try (MisuseChild child = MisuseChild.start(List.of(), List.of("-Xmx48m", "-XX:TieredStopAtLevel=1"),
                 "heap-exhaustion", HexFormat.of().formatHex(group.toBytes()))) {
             System.out.println("heap filled: " + child.await("FREED", Duration.ofSeconds(120)));

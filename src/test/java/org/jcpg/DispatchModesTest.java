@@ -6,12 +6,18 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.Where;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** What BLOCKING and ONE return, and when. */
+@NodeTest
 class DispatchModesTest {
     private static final int FRAGMENTED_SIZE = 4 << 20;
 
@@ -26,7 +32,7 @@ class DispatchModesTest {
     @Test
     @Timeout(90)
     void blockingDispatchThrowsAFailingCallbackWithoutClose() throws Exception {
-        GroupName group = Daemon.uniqueGroup("blocking-throws");
+        GroupName group = SuiteDaemon.uniqueGroup("blocking-throws");
         AtomicInteger messages = new AtomicInteger();
         CpgListener listener = new CpgListener() {
             @Override
@@ -68,11 +74,11 @@ class DispatchModesTest {
     @EnumSource(value = Where.class, names = {"BIG_STACK_THREAD", "JUNIT_THREAD"})
     @Timeout(120)
     void oneAfterAFragmentedSendReturnsOneWithTheWholeMessage(Where where) throws Exception {
-        GroupName group = Daemon.uniqueGroup("one-fragmented");
+        GroupName group = SuiteDaemon.uniqueGroup("one-fragmented");
         Recorder recorder = new Recorder();
         try (CpgConnection cpg = CpgConnection.open(recorder)) {
             cpg.join(group);
-            Daemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) Daemon.PID), cpg);
+            SuiteDaemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID), cpg);
             assertThat(cpg.maxAtomicMessageSize()).isLessThan(FRAGMENTED_SIZE);
 
             Payloads.send(cpg, Payloads.pattern(42, FRAGMENTED_SIZE));
@@ -93,11 +99,11 @@ class DispatchModesTest {
     @EnumSource(value = Where.class, names = {"BIG_STACK_THREAD", "JUNIT_THREAD"})
     @Timeout(120)
     void oneWaitingDuringAFragmentedSendReturnsOneWithTheWholeMessage(Where where) throws Exception {
-        GroupName group = Daemon.uniqueGroup("one-waiting");
+        GroupName group = SuiteDaemon.uniqueGroup("one-waiting");
         Recorder recorder = new Recorder();
         try (CpgConnection cpg = CpgConnection.open(recorder)) {
             cpg.join(group);
-            Daemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) Daemon.PID), cpg);
+            SuiteDaemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID), cpg);
 
             AtomicReference<Throwable> sendFailure = new AtomicReference<>();
             Thread sender = Thread.ofPlatform().name("fragmented-sender").unstarted(() -> {

@@ -5,10 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** The event loop's basic promise: events arrive without the application dispatching. */
+@NodeTest
 class EventLoopSmokeTest {
     @Test
     @Timeout(30)
@@ -32,7 +35,7 @@ class EventLoopSmokeTest {
                 builder.executor(Executors.newVirtualThreadPerTaskExecutor());
             }
             try (CpgEventLoop loop = builder.start(); CpgConnection cpg = loop.open(listener)) {
-                cpg.join(Daemon.uniqueGroup("loop-smoke"));
+                cpg.join(SuiteDaemon.uniqueGroup("loop-smoke"));
                 cpg.multicast(Guarantee.AGREED, "hi".getBytes());
                 long deadline = System.nanoTime() + 20_000_000_000L;
                 while (seen.stream().noneMatch(s -> s.startsWith("message")) && System.nanoTime() < deadline) {

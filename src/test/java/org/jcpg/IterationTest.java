@@ -10,6 +10,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -21,14 +24,15 @@ import org.junit.jupiter.api.Timeout;
  * Group A has two members (this JVM and a child JVM: corosync refuses a
  * second join of one group by the same pid), B and C one each.
  */
+@NodeTest
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class IterationTest {
-    private static final int PID = (int) Daemon.PID;
+    private static final int PID = (int) SuiteDaemon.OWN_PID;
 
-    private static final GroupName A = Daemon.uniqueGroup("iter-A");
+    private static final GroupName A = SuiteDaemon.uniqueGroup("iter-A");
     /** A space in the name, to check that it survives both tools. */
-    private static final GroupName B = Daemon.uniqueGroup("iter B");
-    private static final GroupName C = Daemon.uniqueGroup("iter-C");
+    private static final GroupName B = SuiteDaemon.uniqueGroup("iter B");
+    private static final GroupName C = SuiteDaemon.uniqueGroup("iter-C");
 
     private static CpgConnection inA;
     private static CpgConnection inB;
@@ -47,7 +51,7 @@ class IterationTest {
         inB.join(B);
         inC.join(C);
         peerInA = PeerProcess.joined(A);
-        Daemon.dispatchUntil(() -> recorder.membershipChanges.stream().anyMatch(c -> c.members().size() == 2),
+        SuiteDaemon.dispatchUntil(() -> recorder.membershipChanges.stream().anyMatch(c -> c.members().size() == 2),
                 inA, inB, inC);
     }
 
@@ -99,7 +103,7 @@ class IterationTest {
                 new GroupMember(A, node, PID), new GroupMember(A, node, peerInA.pid()));
         assertThat(inA.members(B)).containsExactly(new GroupMember(B, node, PID));
         assertThat(inA.members(C)).containsExactly(new GroupMember(C, node, PID));
-        assertThat(inA.members(Daemon.uniqueGroup("iter-unknown"))).isEmpty();
+        assertThat(inA.members(SuiteDaemon.uniqueGroup("iter-unknown"))).isEmpty();
         // Consistent with cpg_membership_get.
         assertThat(inC.membership(A)).extracting(Member::pid).containsExactlyInAnyOrder(PID, peerInA.pid());
     }

@@ -12,8 +12,8 @@ import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.library.dependencies.SliceAssignment;
 import com.tngtech.archunit.library.dependencies.SliceIdentifier;
 import java.util.Set;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
  * layer. The test imports the library's classes and the examples (which
  * compile with the tests), whatever directory they come from.
  */
-@Tag("unit")
+@UnitTest
 class LayeringTest {
     private static final Set<String> FACADES = Set.of(
             "org.jcpg.CpgConnection", "org.jcpg.CpgEventLoop", "org.jcpg.ZeroCopyBuffer", "org.jcpg.CpgListener");

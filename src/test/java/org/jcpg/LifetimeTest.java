@@ -22,6 +22,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.Where;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,6 +35,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** close() at any time, from any thread, also from a callback or during a blocked dispatch. */
+@NodeTest
 class LifetimeTest {
     private static final Set<String> ALLOWED_AFTER_CLOSE = Set.of("close", "isClosed", "isLost", "statistics",
             "toString", "equals", "hashCode");
@@ -71,13 +77,13 @@ class LifetimeTest {
     @Test
     @Timeout(30)
     void everyPublicMethodThrowsIllegalStateExceptionAfterClose() throws Exception {
-        GroupName group = Daemon.uniqueGroup("life-closed");
+        GroupName group = SuiteDaemon.uniqueGroup("life-closed");
         Recorder recorder = new Recorder();
         CpgConnection cpg = CpgConnection.open(recorder);
         cpg.join(group);
         cpg.setContext("before");
         ZeroCopyBuffer buffer = cpg.allocateZeroCopy(64);
-        Daemon.dispatchUntil(() -> recorder.membershipChanges.size() == 1, cpg);
+        SuiteDaemon.dispatchUntil(() -> recorder.membershipChanges.size() == 1, cpg);
         cpg.close();
         cpg.close(); // idempotent
         assertThat(cpg.isClosed()).isTrue();
@@ -131,7 +137,7 @@ class LifetimeTest {
     void concurrentClosesAreHarmless() throws Exception {
         for (int round = 0; round < 20; round++) {
             CpgConnection cpg = CpgConnection.open(new CpgListener() { });
-            cpg.join(Daemon.uniqueGroup("life-cc"));
+            cpg.join(SuiteDaemon.uniqueGroup("life-cc"));
             ZeroCopyBuffer buffer = cpg.allocateZeroCopy(128);
             CountDownLatch go = new CountDownLatch(1);
             List<Throwable> failures = new CopyOnWriteArrayList<>();
@@ -179,8 +185,8 @@ class LifetimeTest {
             CpgConnection cpg = CpgConnection.open(recorder);
             String connectionName = Where.nameOf(cpg);
             try {
-                cpg.join(Daemon.uniqueGroup("life-blocked"));
-                Daemon.dispatchUntil(() -> recorder.membershipChanges.size() == 1, cpg);
+                cpg.join(SuiteDaemon.uniqueGroup("life-blocked"));
+                SuiteDaemon.dispatchUntil(() -> recorder.membershipChanges.size() == 1, cpg);
                 AtomicLong closeStarted = new AtomicLong();
                 AtomicLong closeTook = new AtomicLong(-1);
                 AtomicInteger returnedBeforeClose = new AtomicInteger();
@@ -217,7 +223,7 @@ class LifetimeTest {
     @EnumSource(value = Where.class, names = {"JUNIT_THREAD", "VIRTUAL_THREAD", "BIG_STACK_THREAD"})
     @Timeout(30)
     void closeFromACallbackDropsTheRestOfTheDispatchAndTheGroupSeesUsLeave(Where where) throws Exception {
-        GroupName group = Daemon.uniqueGroup("life-cb");
+        GroupName group = SuiteDaemon.uniqueGroup("life-cb");
         String hex = HexFormat.of().formatHex(group.toBytes());
         try (PeerProcess peer = PeerProcess.joined(group)) {
             where.run(() -> {
@@ -238,12 +244,12 @@ class LifetimeTest {
                 });
                 try {
                     cpg.join(group);
-                    Daemon.dispatchUntil(() -> !changes.isEmpty() && changes.getLast().members().size() == 2, cpg);
+                    SuiteDaemon.dispatchUntil(() -> !changes.isEmpty() && changes.getLast().members().size() == 2, cpg);
                     for (int k = 0; k < 5; k++) {
                         cpg.multicast(Guarantee.AGREED, Payloads.pattern(k, 1000));
                     }
                     // Wait until the peer has all five: by then they wait for us too.
-                    peer.awaitEvent(e -> e.startsWith("MSG " + Daemon.PID + " 4 "), Duration.ofSeconds(10));
+                    peer.awaitEvent(e -> e.startsWith("MSG " + SuiteDaemon.OWN_PID + " 4 "), Duration.ofSeconds(10));
                     Thread.sleep(100);
                     int callbacks = cpg.dispatch(DispatchMode.ALL);
                     assertThat(callbacks).isEqualTo(1);
@@ -254,9 +260,9 @@ class LifetimeTest {
                     cpg.close();
                 }
             });
-            String left = peer.awaitEvent(e -> e.startsWith("CONFCHG " + hex + " joined= left=" + Daemon.PID + "/"),
+            String left = peer.awaitEvent(e -> e.startsWith("CONFCHG " + hex + " joined= left=" + SuiteDaemon.OWN_PID + "/"),
                     Duration.ofSeconds(10));
-            assertThat(left).matches(".* left=" + Daemon.PID + "/(LEAVE|PROCDOWN) members=" + peer.pid());
+            assertThat(left).matches(".* left=" + SuiteDaemon.OWN_PID + "/(LEAVE|PROCDOWN) members=" + peer.pid());
             System.out.println("peer saw: " + left);
         }
     }
@@ -271,7 +277,7 @@ class LifetimeTest {
         for (int cycle = 0; cycle < 200; cycle++) {
             CpgConnection cpg = CpgConnection.open(new Recorder());
             names.add(Where.nameOf(cpg));
-            cpg.join(Daemon.uniqueGroup("life-race"));
+            cpg.join(SuiteDaemon.uniqueGroup("life-race"));
             Runnable sender = () -> {
                 byte[] message = Payloads.pattern(1, 512);
                 try {
@@ -329,10 +335,10 @@ class LifetimeTest {
         // Still healthy.
         Recorder recorder = new Recorder();
         try (CpgConnection cpg = CpgConnection.open(recorder)) {
-            cpg.join(Daemon.uniqueGroup("life-after"));
+            cpg.join(SuiteDaemon.uniqueGroup("life-after"));
             byte[] message = Payloads.pattern(9, 70_000);
             cpg.multicast(Guarantee.AGREED, message);
-            Daemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
+            SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
             assertThat(recorder.messages.get(0).payload()).isEqualTo(message);
         }
     }

@@ -11,10 +11,14 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.jcpg.internal.stubs.cpg_h;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** Calls answered locally (node id, sizes, fd, context) and the numeric codes of the enums. */
+@NodeTest
 class LocalCallsTest {
 
     private static int stub(String constant) {
@@ -39,7 +43,7 @@ class LocalCallsTest {
             assertThat(cpg.localNodeId()).isEqualTo(1L);
             assertThat(cpg.maxAtomicMessageSize()).isEqualTo(1047552);
             assertThat(cpg.flowControlState()).isEqualTo(FlowControlState.DISABLED);
-            cpg.join(Daemon.uniqueGroup("local-queries"));
+            cpg.join(SuiteDaemon.uniqueGroup("local-queries"));
             assertThat(cpg.flowControlState()).isEqualTo(FlowControlState.DISABLED);
             assertThat(cpg.localNodeId()).isEqualTo(1L);
         }
@@ -56,10 +60,10 @@ class LocalCallsTest {
             assertThat(fd).isNotNegative();
             assertThat(Files.exists(Path.of("/proc/self/fd/" + fd), java.nio.file.LinkOption.NOFOLLOW_LINKS)).isTrue();
             assertThat(other.fd()).isNotEqualTo(fd);
-            GroupName group = Daemon.uniqueGroup("local-fd");
+            GroupName group = SuiteDaemon.uniqueGroup("local-fd");
             cpg.join(group);
             cpg.multicast(Guarantee.AGREED, new byte[] {1});
-            Daemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
+            SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
             assertThat(cpg.fd()).isEqualTo(fd);
             cpg.groups();
             cpg.membership(group);
@@ -120,10 +124,10 @@ class LocalCallsTest {
              CpgConnection bystander = CpgConnection.open(listener)) {
             cpg.setContext(state);
             bystander.setContext("bystander");
-            cpg.join(Daemon.uniqueGroup("local-ctx"));
+            cpg.join(SuiteDaemon.uniqueGroup("local-ctx"));
             cpg.multicast(Guarantee.AGREED, "x".getBytes());
             // JOIN, message, initial totem: three callbacks
-            Daemon.dispatchUntil(() -> connections.size() >= 3, cpg, bystander);
+            SuiteDaemon.dispatchUntil(() -> connections.size() >= 3, cpg, bystander);
             assertThat(connections).hasSize(3).allSatisfy(c -> assertThat(c).isSameAs(cpg));
             assertThat(contexts).hasSize(3).allSatisfy(c -> assertThat(c).isSameAs(state));
         }
@@ -178,7 +182,7 @@ class LocalCallsTest {
     @Timeout(30)
     void zeroCopyBuffersAboveTheAtomicSizeAreRefusedBeforeLibcpg() {
         try (CpgConnection cpg = CpgConnection.open(new Recorder())) {
-            cpg.join(Daemon.uniqueGroup("local-toobig"));
+            cpg.join(SuiteDaemon.uniqueGroup("local-toobig"));
             // corosync would accept sends just under 1 MiB and drop them; libcpg aborts on absurd sizes
             for (long size : new long[] {cpg.maxAtomicMessageSize() + 1L, 1L << 20, 2L << 20, Long.MAX_VALUE, 0, -1}) {
                 assertThatIllegalArgumentException().as("size %d", size)
@@ -193,7 +197,7 @@ class LocalCallsTest {
     @Test
     @Timeout(30)
     void joinRefusedByTheDaemonThrowsCpgException() {
-        GroupName group = Daemon.uniqueGroup("local-exist");
+        GroupName group = SuiteDaemon.uniqueGroup("local-exist");
         try (CpgConnection first = CpgConnection.open(new Recorder());
              CpgConnection second = CpgConnection.open(new Recorder())) {
             first.join(group);

@@ -5,10 +5,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** A connection opened on a CpgEventLoop is the loop's to dispatch: the application's dispatch is refused. */
+@NodeTest
 class LoopOwnedDispatchTest {
     @Test
     @Timeout(60)
@@ -21,7 +24,7 @@ class LoopOwnedDispatchTest {
                      received.add(new String(m.toByteArray()));
                  }
              })) {
-            cpg.join(Daemon.uniqueGroup("owned"));
+            cpg.join(SuiteDaemon.uniqueGroup("owned"));
             for (DispatchMode mode : DispatchMode.values()) {
                 assertThatThrownBy(() -> cpg.dispatch(mode))
                         .isInstanceOf(IllegalStateException.class)

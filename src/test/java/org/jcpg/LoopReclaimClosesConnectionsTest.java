@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.util.UUID;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.Timeout;
  * dispatched, still held by the application, are closed with it (its
  * Javadoc, "Closing"), rather than silently getting no more events.
  */
+@NodeTest
 class LoopReclaimClosesConnectionsTest {
     /** Opens a joined connection on a loop and forgets the loop. In a method of its own: no local keeps it. */
     private static CpgConnection openOnDroppedLoop(GroupName group) {

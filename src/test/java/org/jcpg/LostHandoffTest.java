@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -17,11 +19,12 @@ import org.junit.jupiter.api.Timeout;
  * in a child JVM: a real OutOfMemoryError at exactly that point cannot be
  * provoked at will (see {@link DispatchAfterOutOfMemoryTest} for the real one).
  */
+@NodeTest
 class LostHandoffTest {
     @Test
     @Timeout(150)
     void aDispatchWhoseWorkerDiesBeforeServingStillDeliversAndReturns() throws Exception {
-        GroupName group = Daemon.uniqueGroup("lost");
+        GroupName group = SuiteDaemon.uniqueGroup("lost");
         try (MisuseChild child = MisuseChild.start(List.of(), List.of("-Djcpg.test.loseHandoffTasks=2"),
                 "lost-handoff", HexFormat.of().formatHex(group.toBytes()))) {
             for (int round = 0; round < 3; round++) {

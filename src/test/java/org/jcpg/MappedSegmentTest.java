@@ -10,6 +10,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.function.Supplier;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -18,6 +22,7 @@ import org.junit.jupiter.api.Timeout;
  * copying it natively would kill the JVM; jcpg must turn that into an
  * exception, like Java's own copy does (InternalError).
  */
+@NodeTest
 class MappedSegmentTest {
     private static final int SIZE = 64 * 1024;
 
@@ -60,10 +65,10 @@ class MappedSegmentTest {
         Path intactFile = dir.resolve("intact");
         Path shrunkFile = dir.resolve("shrunk");
         try (CpgConnection cpg = CpgConnection.open(recorder); Arena arena = arenas.get()) {
-            cpg.join(Daemon.uniqueGroup(prefix));
+            cpg.join(SuiteDaemon.uniqueGroup(prefix));
             MemorySegment intact = map(intactFile, arena, 1);
             cpg.multicast(Guarantee.AGREED, intact);
-            Daemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
+            SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
             assertThat(recorder.messages.get(0).payload()).isEqualTo(Payloads.pattern(1, SIZE));
 
             MemorySegment shrunk = map(shrunkFile, arena, 2);
@@ -75,7 +80,7 @@ class MappedSegmentTest {
             // Still alive and working.
             byte[] after = Payloads.pattern(3, 100);
             cpg.multicast(Guarantee.AGREED, after);
-            Daemon.dispatchUntil(() -> recorder.messages.stream().anyMatch(r -> java.util.Arrays.equals(r.payload(), after)), cpg);
+            SuiteDaemon.dispatchUntil(() -> recorder.messages.stream().anyMatch(r -> java.util.Arrays.equals(r.payload(), after)), cpg);
             assertThat(recorder.messages).as("nothing of the truncated mapping was delivered").hasSize(2);
         } finally {
             Files.deleteIfExists(intactFile);

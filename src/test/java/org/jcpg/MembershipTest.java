@@ -8,6 +8,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -16,8 +19,9 @@ import org.junit.jupiter.api.Timeout;
  * totem changes, against the private daemon. corosync refuses a second join
  * of one group by the same pid, so other members are child JVMs ({@link PeerProcess}).
  */
+@NodeTest
 class MembershipTest {
-    private static final int PID = (int) Daemon.PID;
+    private static final int PID = (int) SuiteDaemon.OWN_PID;
 
     /** Dispatches the connections (mode ALL) for about {@code time}, whatever comes. */
     static void dispatchFor(Duration time, CpgConnection... connections) throws InterruptedException {
@@ -46,12 +50,12 @@ class MembershipTest {
     @Timeout(30)
     void ownJoinIsDeliveredAsConfchg() {
         Recorder recorder = new Recorder();
-        GroupName group = Daemon.uniqueGroup("member-own");
+        GroupName group = SuiteDaemon.uniqueGroup("member-own");
         try (CpgConnection cpg = CpgConnection.open(recorder)) {
             long node = cpg.localNodeId();
             Member me = new Member(node, PID, Reason.JOIN);
             cpg.join(group);
-            Daemon.dispatchUntil(() -> seen(recorder, group, c -> c.joined().contains(me)), cpg);
+            SuiteDaemon.dispatchUntil(() -> seen(recorder, group, c -> c.joined().contains(me)), cpg);
 
             MembershipChange change = first(recorder, group, c -> c.joined().contains(me));
             assertThat(change.group()).isEqualTo(group);
@@ -66,15 +70,15 @@ class MembershipTest {
     @Timeout(40)
     void otherProcessJoiningThenLeavingIsSeenWithReasonLeave() throws Exception {
         Recorder recorder = new Recorder();
-        GroupName group = Daemon.uniqueGroup("member-leave");
+        GroupName group = SuiteDaemon.uniqueGroup("member-leave");
         try (CpgConnection cpg = CpgConnection.open(recorder)) {
             long node = cpg.localNodeId();
             cpg.join(group);
-            Daemon.dispatchUntil(() -> seen(recorder, group, c -> c.joined().contains(new Member(node, PID, Reason.JOIN))), cpg);
+            SuiteDaemon.dispatchUntil(() -> seen(recorder, group, c -> c.joined().contains(new Member(node, PID, Reason.JOIN))), cpg);
 
             try (PeerProcess peer = PeerProcess.joined(group)) {
                 Member peerJoin = new Member(node, peer.pid(), Reason.JOIN);
-                Daemon.dispatchUntil(() -> seen(recorder, group, c -> c.joined().contains(peerJoin)), cpg);
+                SuiteDaemon.dispatchUntil(() -> seen(recorder, group, c -> c.joined().contains(peerJoin)), cpg);
                 MembershipChange joined = first(recorder, group, c -> c.joined().contains(peerJoin));
                 assertThat(joined.joined()).containsExactly(peerJoin);
                 assertThat(joined.left()).isEmpty();
@@ -82,7 +86,7 @@ class MembershipTest {
                         new Member(node, PID, Reason.UNDEFINED), new Member(node, peer.pid(), Reason.UNDEFINED));
 
                 peer.command("leave");
-                Daemon.dispatchUntil(() -> seen(recorder, group, c -> !c.left().isEmpty()), cpg);
+                SuiteDaemon.dispatchUntil(() -> seen(recorder, group, c -> !c.left().isEmpty()), cpg);
                 MembershipChange left = first(recorder, group, c -> !c.left().isEmpty());
                 assertThat(left.left()).containsExactly(new Member(node, peer.pid(), Reason.LEAVE));
                 assertThat(left.joined()).isEmpty();
@@ -104,19 +108,19 @@ class MembershipTest {
     @Timeout(40)
     void otherProcessClosingWithoutLeaveIsSeenWithReasonProcdown() throws Exception {
         Recorder recorder = new Recorder();
-        GroupName group = Daemon.uniqueGroup("member-close");
+        GroupName group = SuiteDaemon.uniqueGroup("member-close");
         try (CpgConnection cpg = CpgConnection.open(recorder);
              PeerProcess peer = PeerProcess.joined(group)) {
             long node = cpg.localNodeId();
             cpg.join(group);
-            Daemon.dispatchUntil(() -> seen(recorder, group, c -> c.members().size() == 2), cpg);
+            SuiteDaemon.dispatchUntil(() -> seen(recorder, group, c -> c.members().size() == 2), cpg);
             MembershipChange first = first(recorder, group, c -> c.members().size() == 2);
             // The peer joined first: our JOIN lists both as members, only us as joined.
             assertThat(first.joined()).containsExactly(new Member(node, PID, Reason.JOIN));
             assertThat(first.members()).contains(new Member(node, peer.pid(), Reason.UNDEFINED));
 
             peer.command("close");
-            Daemon.dispatchUntil(() -> seen(recorder, group, c -> !c.left().isEmpty()), cpg);
+            SuiteDaemon.dispatchUntil(() -> seen(recorder, group, c -> !c.left().isEmpty()), cpg);
             MembershipChange left = first(recorder, group, c -> !c.left().isEmpty());
             assertThat(left.left()).containsExactly(new Member(node, peer.pid(), Reason.PROCDOWN));
             assertThat(left.members()).containsExactly(new Member(node, PID, Reason.UNDEFINED));
@@ -129,14 +133,14 @@ class MembershipTest {
     @Timeout(40)
     void ourConnectionClosedWithoutLeaveDropsOutOfTheGroup() throws Exception {
         Recorder recorder = new Recorder();
-        GroupName group = Daemon.uniqueGroup("member-ourclose");
+        GroupName group = SuiteDaemon.uniqueGroup("member-ourclose");
         // The peer stays in the group; we join, close, and a fresh connection
         // reads the membership to see that we are gone.
         try (PeerProcess peer = PeerProcess.joined(group)) {
             CpgConnection cpg = CpgConnection.open(recorder);
             long node = cpg.localNodeId();
             cpg.join(group);
-            Daemon.dispatchUntil(() -> seen(recorder, group, c -> c.members().size() == 2), cpg);
+            SuiteDaemon.dispatchUntil(() -> seen(recorder, group, c -> c.members().size() == 2), cpg);
             cpg.close();
             try (CpgConnection observer = CpgConnection.open(new Recorder())) {
                 long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
@@ -152,15 +156,15 @@ class MembershipTest {
     @Timeout(40)
     void otherProcessExitingIsSeenWithReasonProcdown() throws Exception {
         Recorder recorder = new Recorder();
-        GroupName group = Daemon.uniqueGroup("member-exit");
+        GroupName group = SuiteDaemon.uniqueGroup("member-exit");
         try (CpgConnection cpg = CpgConnection.open(recorder)) {
             long node = cpg.localNodeId();
             cpg.join(group);
             try (PeerProcess peer = PeerProcess.joined(group)) {
-                Daemon.dispatchUntil(() -> seen(recorder, group,
+                SuiteDaemon.dispatchUntil(() -> seen(recorder, group,
                         c -> c.joined().contains(new Member(node, peer.pid(), Reason.JOIN))), cpg);
                 peer.exit();
-                Daemon.dispatchUntil(() -> seen(recorder, group, c -> !c.left().isEmpty()), cpg);
+                SuiteDaemon.dispatchUntil(() -> seen(recorder, group, c -> !c.left().isEmpty()), cpg);
                 assertThat(first(recorder, group, c -> !c.left().isEmpty()).left())
                         .containsExactly(new Member(node, peer.pid(), Reason.PROCDOWN));
             }
@@ -170,17 +174,17 @@ class MembershipTest {
     @Test
     @Timeout(40)
     void membershipListsTheGroupsProcesses() throws Exception {
-        GroupName group = Daemon.uniqueGroup("member-get");
-        GroupName unknown = Daemon.uniqueGroup("member-unknown");
+        GroupName group = SuiteDaemon.uniqueGroup("member-get");
+        GroupName unknown = SuiteDaemon.uniqueGroup("member-unknown");
         Recorder recorder = new Recorder();
         try (CpgConnection cpg = CpgConnection.open(recorder)) {
             long node = cpg.localNodeId();
             assertThat(cpg.membership(group)).isEmpty();
             cpg.join(group);
-            Daemon.dispatchUntil(() -> seen(recorder, group, c -> !c.joined().isEmpty()), cpg);
+            SuiteDaemon.dispatchUntil(() -> seen(recorder, group, c -> !c.joined().isEmpty()), cpg);
             assertThat(cpg.membership(group)).containsExactly(new Member(node, PID, Reason.UNDEFINED));
             try (PeerProcess peer = PeerProcess.joined(group)) {
-                Daemon.dispatchUntil(() -> seen(recorder, group, c -> c.members().size() == 2), cpg);
+                SuiteDaemon.dispatchUntil(() -> seen(recorder, group, c -> c.members().size() == 2), cpg);
                 List<Member> members = cpg.membership(group);
                 assertThat(members).hasSize(2);
                 assertThat(members).extracting(Member::reason).containsOnly(Reason.UNDEFINED);
@@ -201,14 +205,14 @@ class MembershipTest {
     void initialTotemConfigurationComesOnlyWithTheFlag() throws Exception {
         Recorder flagged = new Recorder();
         Recorder plain = new Recorder();
-        GroupName group = Daemon.uniqueGroup("member-totem");
-        GroupName plainGroup = Daemon.uniqueGroup("member-nototem");
+        GroupName group = SuiteDaemon.uniqueGroup("member-totem");
+        GroupName plainGroup = SuiteDaemon.uniqueGroup("member-nototem");
         try (CpgConnection withFlag = CpgConnection.open(flagged, ModelFlag.DELIVER_INITIAL_TOTEM_CONF);
              CpgConnection without = CpgConnection.open(plain)) {
             long node = withFlag.localNodeId();
             withFlag.join(group);
             without.join(plainGroup);
-            Daemon.dispatchUntil(() -> !flagged.totemChanges.isEmpty()
+            SuiteDaemon.dispatchUntil(() -> !flagged.totemChanges.isEmpty()
                     && seen(flagged, group, c -> !c.joined().isEmpty())
                     && seen(plain, plainGroup, c -> !c.joined().isEmpty()), withFlag, without);
             dispatchFor(Duration.ofMillis(400), withFlag, without);
@@ -228,12 +232,12 @@ class MembershipTest {
     @Timeout(30)
     void legacyConnectionJoinsSendsAndReceivesButNeverGetsTotemChanges() throws Exception {
         Recorder recorder = new Recorder();
-        GroupName group = Daemon.uniqueGroup("member-legacy");
+        GroupName group = SuiteDaemon.uniqueGroup("member-legacy");
         try (CpgConnection cpg = CpgConnection.openLegacy(recorder)) {
             long node = cpg.localNodeId();
             cpg.join(group);
             cpg.multicast(Guarantee.AGREED, "legacy hello".getBytes());
-            Daemon.dispatchUntil(() -> recorder.messages.size() == 1
+            SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 1
                     && seen(recorder, group, c -> c.joined().contains(new Member(node, PID, Reason.JOIN))), cpg);
             Recorder.Received message = recorder.messages.get(0);
             assertThat(message.group()).isEqualTo(group);
@@ -254,13 +258,13 @@ class MembershipTest {
     @Timeout(30)
     void groupIsTheJoinedGroupUntilLeave() {
         Recorder recorder = new Recorder();
-        GroupName group = Daemon.uniqueGroup("member-group");
+        GroupName group = SuiteDaemon.uniqueGroup("member-group");
         CpgConnection cpg = CpgConnection.open(recorder);
         try {
             assertThat(cpg.group()).isNull();
             cpg.join(group);
             assertThat(cpg.group()).isEqualTo(group);
-            Daemon.dispatchUntil(() -> seen(recorder, group, c -> !c.joined().isEmpty()), cpg);
+            SuiteDaemon.dispatchUntil(() -> seen(recorder, group, c -> !c.joined().isEmpty()), cpg);
             assertThat(cpg.group()).isEqualTo(group);
             cpg.leave();
             assertThat(cpg.group()).isNull();
@@ -268,7 +272,7 @@ class MembershipTest {
             assertThatThrownBy(() -> cpg.join(group)).isInstanceOf(IllegalStateException.class);
             assertThat(cpg.group()).isNull();
             // our own LEAVE comes to us as well
-            Daemon.dispatchUntil(() -> seen(recorder, group,
+            SuiteDaemon.dispatchUntil(() -> seen(recorder, group,
                     c -> c.left().contains(new Member(cpg.localNodeId(), PID, Reason.LEAVE))), cpg);
         } finally {
             cpg.close();

@@ -5,10 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** A delivered message's payload cannot be written, and each delivery is a value of its own. */
+@NodeTest
 class MessageValueTest {
     static final class Keeper implements CpgListener {
         final List<Message> messages = new CopyOnWriteArrayList<>();
@@ -37,10 +41,10 @@ class MessageValueTest {
     private static Keeper deliverTwice(byte[] content) {
         Keeper keeper = new Keeper();
         try (CpgConnection cpg = CpgConnection.open(keeper)) {
-            cpg.join(Daemon.uniqueGroup("values"));
+            cpg.join(SuiteDaemon.uniqueGroup("values"));
             cpg.multicast(Guarantee.AGREED, content);
             cpg.multicast(Guarantee.AGREED, content);
-            Daemon.dispatchUntil(() -> keeper.messages.size() == 2, cpg);
+            SuiteDaemon.dispatchUntil(() -> keeper.messages.size() == 2, cpg);
         }
         return keeper;
     }

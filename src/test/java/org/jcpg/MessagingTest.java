@@ -11,9 +11,14 @@ import java.io.ByteArrayOutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import org.jcpg.testsupport.Await;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -22,9 +27,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Sending and receiving: membership between connections, total order, every multicast flavour, zero-copy. */
 // SEPARATE_THREAD: a test stuck in a native call still fails after 30 s instead of blocking the build.
+@NodeTest
 @Timeout(value = 30, unit = SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class MessagingTest {
-    private static final int PID = (int) Daemon.PID;
+    private static final int PID = (int) SuiteDaemon.OWN_PID;
 
     private final List<CpgConnection> opened = new CopyOnWriteArrayList<>();
 
@@ -52,7 +58,7 @@ class MessagingTest {
      */
     @Test
     void secondConnectionOfTheSameProcessCannotJoinTheSameGroup() {
-        GroupName group = Daemon.uniqueGroup("twice");
+        GroupName group = SuiteDaemon.uniqueGroup("twice");
         Recorder first = new Recorder();
         CpgConnection a = open(first);
         CpgConnection b = open(new Recorder());
@@ -65,7 +71,7 @@ class MessagingTest {
         assertThat(b.group()).isNull();
         // The refused join changed nothing: the group still has one member, and b may join elsewhere.
         assertThat(a.membership(group)).containsExactly(new Member(a.localNodeId(), PID, Reason.UNDEFINED));
-        GroupName other = Daemon.uniqueGroup("twice-other");
+        GroupName other = SuiteDaemon.uniqueGroup("twice-other");
         b.join(other);
         assertThat(b.group()).isEqualTo(other);
     }
@@ -76,14 +82,14 @@ class MessagingTest {
         Recorder second = new Recorder();
         CpgConnection a = open(first);
         CpgConnection b = open(second);
-        GroupName groupA = Daemon.uniqueGroup("iso-a");
-        GroupName groupB = Daemon.uniqueGroup("iso-b");
+        GroupName groupA = SuiteDaemon.uniqueGroup("iso-a");
+        GroupName groupB = SuiteDaemon.uniqueGroup("iso-b");
         a.join(groupA);
         b.join(groupB);
         a.multicast(Guarantee.AGREED, "to-a".getBytes(UTF_8));
         b.multicast(Guarantee.AGREED, "to-b".getBytes(UTF_8));
         a.multicast(Guarantee.AGREED, "to-a-2".getBytes(UTF_8));
-        Daemon.dispatchUntil(() -> first.messages.size() >= 2 && !second.messages.isEmpty(), a, b);
+        SuiteDaemon.dispatchUntil(() -> first.messages.size() >= 2 && !second.messages.isEmpty(), a, b);
         a.dispatch(DispatchMode.ALL);
         b.dispatch(DispatchMode.ALL);
         assertThat(payloads(first)).containsExactly("to-a", "to-a-2");
@@ -101,9 +107,9 @@ class MessagingTest {
     private byte[] roundTrip(Consumer<CpgConnection> send) {
         Recorder recorder = new Recorder();
         CpgConnection cpg = open(recorder);
-        cpg.join(Daemon.uniqueGroup("mcast"));
+        cpg.join(SuiteDaemon.uniqueGroup("mcast"));
         send.accept(cpg);
-        Daemon.dispatchUntil(() -> !recorder.messages.isEmpty(), cpg);
+        SuiteDaemon.dispatchUntil(() -> !recorder.messages.isEmpty(), cpg);
         // Anything sent by mistake (a second message) would be waiting by now as well.
         cpg.dispatch(DispatchMode.ALL);
         assertThat(recorder.messages).hasSize(1);
@@ -202,11 +208,11 @@ class MessagingTest {
         arena.close();
         Recorder recorder = new Recorder();
         CpgConnection cpg = open(recorder);
-        cpg.join(Daemon.uniqueGroup("closed-arena"));
+        cpg.join(SuiteDaemon.uniqueGroup("closed-arena"));
         assertThatThrownBy(() -> cpg.multicast(Guarantee.AGREED, segment)).isInstanceOf(IllegalStateException.class);
         // A marker sent afterwards is the only message delivered.
         cpg.multicast(Guarantee.AGREED, "marker".getBytes(UTF_8));
-        Daemon.dispatchUntil(() -> !recorder.messages.isEmpty(), cpg);
+        SuiteDaemon.dispatchUntil(() -> !recorder.messages.isEmpty(), cpg);
         cpg.dispatch(DispatchMode.ALL);
         assertThat(payloads(recorder)).containsExactly("marker");
     }
@@ -280,11 +286,11 @@ class MessagingTest {
     void everyGuaranteeIsAcceptedAndDelivered() {
         Recorder recorder = new Recorder();
         CpgConnection cpg = open(recorder);
-        cpg.join(Daemon.uniqueGroup("guarantee"));
+        cpg.join(SuiteDaemon.uniqueGroup("guarantee"));
         for (Guarantee guarantee : Guarantee.values()) {
             cpg.multicast(guarantee, guarantee.name().getBytes(UTF_8));
         }
-        Daemon.dispatchUntil(() -> recorder.messages.size() == Guarantee.values().length, cpg);
+        SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == Guarantee.values().length, cpg);
         assertThat(payloads(recorder)).containsExactly("UNORDERED", "FIFO", "AGREED", "SAFE");
     }
 
@@ -299,14 +305,14 @@ class MessagingTest {
         int size = 4 * 1024 * 1024;
         Recorder recorder = new Recorder();
         CpgConnection cpg = open(recorder);
-        cpg.join(Daemon.uniqueGroup("big"));
+        cpg.join(SuiteDaemon.uniqueGroup("big"));
         assertThat(cpg.maxAtomicMessageSize()).isEqualTo(1047552).isLessThan(size);
 
         byte[] message = pattern(size, 17);
         // Sent from the test thread while nobody dispatches: the fragmented send must not depend on it.
         cpg.multicast(Guarantee.AGREED, message);
         cpg.multicast(Guarantee.AGREED, "after".getBytes(UTF_8));
-        Daemon.dispatchUntil(() -> recorder.messages.size() == 2, cpg);
+        SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 2, cpg);
         byte[] delivered = recorder.messages.get(0).payload();
         assertThat(delivered.length).isEqualTo(size);
         // Arrays.mismatch rather than isEqualTo: a 4 MiB failure message would be unreadable.
@@ -320,7 +326,7 @@ class MessagingTest {
     void zeroCopyBufferSendsItsContentAndCanBeReused() {
         Recorder recorder = new Recorder();
         CpgConnection cpg = open(recorder);
-        cpg.join(Daemon.uniqueGroup("zcb"));
+        cpg.join(SuiteDaemon.uniqueGroup("zcb"));
         ZeroCopyBuffer buffer = cpg.allocateZeroCopy(4096);
         MemorySegment segment = buffer.segment();
         assertThat(segment.byteSize()).isEqualTo(4096);
@@ -328,7 +334,7 @@ class MessagingTest {
         byte[] first = pattern(1000, 18);
         MemorySegment.copy(first, 0, segment, JAVA_BYTE, 0, first.length);
         buffer.multicast(Guarantee.AGREED, first.length);
-        Daemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
+        SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
         assertThat(recorder.messages.get(0).payload()).isEqualTo(first);
 
         // The same buffer, refilled with different content and sent whole.
@@ -336,7 +342,7 @@ class MessagingTest {
         MemorySegment.copy(second, 0, segment, JAVA_BYTE, 0, second.length);
         buffer.multicast(Guarantee.AGREED, second.length);
         buffer.multicast(Guarantee.AGREED, 0);
-        Daemon.dispatchUntil(() -> recorder.messages.size() == 3, cpg);
+        SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 3, cpg);
         assertThat(recorder.messages.get(1).payload()).isEqualTo(second);
         assertThat(recorder.messages.get(2).payload()).isEmpty();
 
@@ -355,7 +361,7 @@ class MessagingTest {
     @Test
     void closingTheConnectionInvalidatesItsZeroCopyBuffers() {
         CpgConnection cpg = open(new Recorder());
-        cpg.join(Daemon.uniqueGroup("zcb-close"));
+        cpg.join(SuiteDaemon.uniqueGroup("zcb-close"));
         ZeroCopyBuffer buffer = cpg.allocateZeroCopy(128);
         MemorySegment segment = buffer.segment();
         segment.fill((byte) 1);
@@ -394,10 +400,7 @@ class MessagingTest {
 
     /** close() never waits for the daemon: a jcpg thread frees the memory soon after. */
     private static void awaitUnmapped(long address) throws Exception {
-        long deadline = System.nanoTime() + SECONDS.toNanos(10);
-        while (zeroCopyMapped(address) && System.nanoTime() < deadline) {
-            Thread.sleep(5);
-        }
+        Await.until(() -> !zeroCopyMapped(address), Duration.ofSeconds(10), "the zero-copy mapping gone after close");
         assertThat(zeroCopyMapped(address)).as("zero-copy mapping still present after close").isFalse();
     }
 
@@ -417,7 +420,7 @@ class MessagingTest {
             }
         });
         opened.add(cpg);
-        cpg.join(Daemon.uniqueGroup("zcb-leak"));
+        cpg.join(SuiteDaemon.uniqueGroup("zcb-leak"));
         buffer.set(cpg.allocateZeroCopy(10_000));
         long address = buffer.get().segment().address();
         cpg.multicast(Guarantee.AGREED, new byte[1]);

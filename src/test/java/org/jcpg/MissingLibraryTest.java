@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jcpg.testsupport.ChildJvm;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.Timeout;
  * still works. The child runs in a private mount namespace with /dev/null
  * bind-mounted over the real library file (tests run as root).
  */
+@NodeTest
 class MissingLibraryTest {
     private static final Pattern LDCONFIG = Pattern.compile("^\\s*libcpg\\.so\\.4 \\(([^)]*)\\) => (\\S+)\\s*$");
 

@@ -4,7 +4,11 @@ import static org.assertj.core.api.Assertions.fail;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import org.jcpg.testsupport.ChildJvm;
+import org.jcpg.testsupport.KillableDaemon;
 
 /**
  * A {@link MisuseChildMain} scenario in a {@link ChildJvm}: {@link #start} returns once the
@@ -22,7 +26,7 @@ final class MisuseChild implements AutoCloseable {
 
     /**
      * Starts the scenario {@code args} ({@link MisuseChildMain}'s command and its words);
-     * {@code launcher} (e.g. {@link CorosyncNode#enter}'s prefix, or nothing for the suite's
+     * {@code launcher} (e.g. {@link KillableDaemon#enter}'s prefix, or nothing for the suite's
      * daemon) ends by exec'ing the JVM.
      */
     static MisuseChild start(List<String> launcher, List<String> jvmOptions, String... args)

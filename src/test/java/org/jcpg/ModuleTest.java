@@ -7,9 +7,11 @@ import java.lang.module.ModuleFinder;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.stream.Collectors;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 
 /** The module exports the API and nothing of its plumbing or the generated stubs. */
+@NodeTest
 class ModuleTest {
     @Test
     void exportsOnlyThePublicApi() throws URISyntaxException {

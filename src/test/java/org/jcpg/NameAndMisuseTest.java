@@ -11,12 +11,18 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.Where;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** Group names as length-delimited bytes, and the misuses corosync would answer with silence. */
+@NodeTest
 class NameAndMisuseTest {
     @Test
     @Timeout(10)
@@ -47,7 +53,7 @@ class NameAndMisuseTest {
     @Test
     @Timeout(30)
     void aNameOf128BytesCanBeJoinedAndComesBackIntact() {
-        String prefix = Daemon.uniqueGroup("max").toString() + "-";
+        String prefix = SuiteDaemon.uniqueGroup("max").toString() + "-";
         String longest = prefix + "€".repeat((128 - prefix.length()) / 3);
         longest = longest + "y".repeat(128 - longest.getBytes(StandardCharsets.UTF_8).length);
         GroupName group = GroupName.of(longest);
@@ -56,21 +62,21 @@ class NameAndMisuseTest {
         try (CpgConnection cpg = CpgConnection.open(recorder)) {
             cpg.join(group);
             cpg.multicast(Guarantee.AGREED, "max".getBytes());
-            Daemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
+            SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 1, cpg);
             assertThat(recorder.messages.get(0).group()).isEqualTo(group);
             assertThat(recorder.messages.get(0).group().toString()).isEqualTo(longest);
             assertThat(recorder.membershipChanges.get(0).group()).isEqualTo(group);
             assertThat(cpg.group()).isEqualTo(group);
-            assertThat(cpg.membership(group)).extracting(Member::pid).containsExactly((int) Daemon.PID);
+            assertThat(cpg.membership(group)).extracting(Member::pid).containsExactly((int) SuiteDaemon.OWN_PID);
             assertThat(cpg.groups()).contains(group);
-            assertThat(cpg.members(group)).extracting(GroupMember::pid).containsExactly((int) Daemon.PID);
+            assertThat(cpg.members(group)).extracting(GroupMember::pid).containsExactly((int) SuiteDaemon.OWN_PID);
         }
     }
 
     @Test
     @Timeout(30)
     void aTrailingNulMakesADifferentGroup() throws Exception {
-        String base = Daemon.uniqueGroup("GROUP").toString();
+        String base = SuiteDaemon.uniqueGroup("GROUP").toString();
         GroupName withNul = GroupName.ofBytes((base + "\0").getBytes(StandardCharsets.US_ASCII));
         GroupName without = GroupName.of(base);
         assertThat(withNul.length()).isEqualTo(without.length() + 1);
@@ -87,7 +93,7 @@ class NameAndMisuseTest {
             plain.join(without);
             nul.multicast(Guarantee.AGREED, "to the NUL group".getBytes());
             plain.multicast(Guarantee.AGREED, "to the plain group".getBytes());
-            Daemon.dispatchUntil(() -> nulRecorder.messages.size() >= 1 && plainRecorder.messages.size() >= 1, nul, plain);
+            SuiteDaemon.dispatchUntil(() -> nulRecorder.messages.size() >= 1 && plainRecorder.messages.size() >= 1, nul, plain);
             Thread.sleep(200);
             nul.dispatch(DispatchMode.ALL);
             plain.dispatch(DispatchMode.ALL);
@@ -124,11 +130,11 @@ class NameAndMisuseTest {
         try (CpgConnection cpg = CpgConnection.open(recorder);
              ZeroCopyBuffer buffer = cpg.allocateZeroCopy(16)) {
             assertSendsRefused(cpg, buffer);
-            cpg.join(Daemon.uniqueGroup("drops"));
+            cpg.join(SuiteDaemon.uniqueGroup("drops"));
             cpg.multicast(Guarantee.AGREED, "in".getBytes());
             buffer.segment().copyFrom(MemorySegment.ofArray("zero-copy".getBytes()));
             buffer.multicast(Guarantee.AGREED, 9);
-            Daemon.dispatchUntil(() -> recorder.messages.size() == 2, cpg);
+            SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 2, cpg);
             assertThat(recorder.messages).extracting(m -> new String(m.payload())).containsExactly("in", "zero-copy");
             cpg.leave();
             assertThat(cpg.group()).isNull();
@@ -151,17 +157,17 @@ class NameAndMisuseTest {
     @Test
     @Timeout(40)
     void rejoinNeedsANewConnection() throws Exception {
-        GroupName group = Daemon.uniqueGroup("rejoin");
+        GroupName group = SuiteDaemon.uniqueGroup("rejoin");
         String hex = HexFormat.of().formatHex(group.toBytes());
-        String pid = Long.toString(Daemon.PID);
+        String pid = Long.toString(SuiteDaemon.OWN_PID);
         try (PeerProcess peer = PeerProcess.joined(group)) {
-            String both = PeerProcess.pidList(Daemon.PID, peer.pid());
+            String both = PeerProcess.pidList(SuiteDaemon.OWN_PID, peer.pid());
             String alone = PeerProcess.pidList(peer.pid());
             try (CpgConnection old = CpgConnection.open(new Recorder())) {
                 old.join(group);
                 assertThatThrownBy(() -> old.join(group)).isInstanceOf(IllegalStateException.class)
                         .hasMessageContaining("already in group");
-                assertThatThrownBy(() -> old.join(Daemon.uniqueGroup("other"))).isInstanceOf(IllegalStateException.class);
+                assertThatThrownBy(() -> old.join(SuiteDaemon.uniqueGroup("other"))).isInstanceOf(IllegalStateException.class);
                 peer.awaitEvent(e -> e.equals("CONFCHG " + hex + " joined=" + pid + "/JOIN left= members=" + both), Duration.ofSeconds(10));
                 old.leave();
                 peer.awaitEvent(e -> e.equals("CONFCHG " + hex + " joined= left=" + pid + "/LEAVE members=" + alone), Duration.ofSeconds(10));
@@ -176,7 +182,7 @@ class NameAndMisuseTest {
                         && peer.events.stream().filter(x -> x.contains("joined=" + pid + "/JOIN")).count() > joinsBefore,
                         Duration.ofSeconds(10));
                 peer.command("send 5 300");
-                Daemon.dispatchUntil(() -> recorder.messages.size() == 1, fresh);
+                SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 1, fresh);
                 assertThat(recorder.messages.get(0).pid()).isEqualTo(peer.pid());
                 assertThat(recorder.messages.get(0).payload()).isEqualTo(Payloads.pattern(5, 300));
             }
@@ -217,15 +223,15 @@ class NameAndMisuseTest {
                 }
             };
             try (CpgConnection cpg = CpgConnection.open(listener)) {
-                cpg.join(Daemon.uniqueGroup("reentrant"));
+                cpg.join(SuiteDaemon.uniqueGroup("reentrant"));
                 cpg.multicast(Guarantee.AGREED, "one".getBytes());
-                Daemon.dispatchUntil(() -> events.size() == 2, cpg);
+                SuiteDaemon.dispatchUntil(() -> events.size() == 2, cpg);
                 assertThat(events).containsExactly("confchg", "message");
                 assertThat(refusals).hasSize(8).allSatisfy(t -> assertThat(t)
                         .isInstanceOf(IllegalStateException.class).hasMessageContaining("from a callback"));
                 // Still works afterwards.
                 cpg.multicast(Guarantee.AGREED, "two".getBytes());
-                Daemon.dispatchUntil(() -> events.size() == 3, cpg);
+                SuiteDaemon.dispatchUntil(() -> events.size() == 3, cpg);
                 assertThat(refusals).hasSize(12);
             }
         });

@@ -6,11 +6,16 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.Where;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** A message's payload is a view of libcpg's receive buffer, valid only during the callback. */
+@NodeTest
 class PayloadViewTest {
     static final class Stasher implements CpgListener {
         volatile Message message;
@@ -45,10 +50,10 @@ class PayloadViewTest {
         Stasher stasher = new Stasher();
         where.run(() -> {
             try (CpgConnection cpg = CpgConnection.open(stasher)) {
-                cpg.join(Daemon.uniqueGroup("payload"));
+                cpg.join(SuiteDaemon.uniqueGroup("payload"));
                 byte[] sent = Payloads.pattern(77, 4096);
                 cpg.multicast(Guarantee.AGREED, sent);
-                Daemon.dispatchUntil(() -> stasher.payload != null, cpg);
+                SuiteDaemon.dispatchUntil(() -> stasher.payload != null, cpg);
 
                 assertThat(stasher.matchedInside).isTrue();
                 assertThat(stasher.firstByteInside).isEqualTo(sent[4]);
@@ -69,7 +74,7 @@ class PayloadViewTest {
                 assertThat(stasher.copy).isEqualTo(sent);
                 stasher.payload = null;
                 cpg.multicast(Guarantee.AGREED, sent);
-                Daemon.dispatchUntil(() -> stasher.payload != null, cpg);
+                SuiteDaemon.dispatchUntil(() -> stasher.payload != null, cpg);
                 assertThat(stasher.copy).isEqualTo(sent);
             }
         });

@@ -8,6 +8,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.jcpg.testsupport.ChildProtocol;
+import org.jcpg.testsupport.Payloads;
 
 /**
  * Another group member, in a child JVM run by {@link PeerProcess}: corosync

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.jcpg.testsupport.ChildJvm;
+import org.jcpg.testsupport.NodeTest;
 import org.jcpg.tool.Main;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Timeout;
  * so in one line, exit 5) until the private daemon's runtime configuration
  * allows its uid or gid ({@code corosync-cmapctl -s uidgid.uid.UID u8 1}).
  */
+@NodeTest
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class PermissionTest {
     private static final String REFUSED = "jcpg: corosync refused: cpg_model_initialize failed: CS_ERR_ACCESS (11): "

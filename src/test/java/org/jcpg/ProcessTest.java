@@ -9,15 +9,19 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.IntStream;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** Group members in other processes ({@link PeerMain}): joins, messages, echoes, and how they go away. */
 // SEPARATE_THREAD: a test stuck in a native call or a child still fails after 30 s.
+@NodeTest
 @Timeout(value = 30, unit = SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class ProcessTest {
-    private static final int PID = (int) Daemon.PID;
+    private static final int PID = (int) SuiteDaemon.OWN_PID;
 
     private final List<PeerProcess> children = new CopyOnWriteArrayList<>();
     private final List<CpgConnection> opened = new CopyOnWriteArrayList<>();
@@ -35,7 +39,7 @@ class ProcessTest {
         CpgConnection cpg = CpgConnection.open(recorder);
         opened.add(cpg);
         cpg.join(group);
-        Daemon.dispatchUntil(() -> recorder.membershipChanges.size() == 1, cpg);
+        SuiteDaemon.dispatchUntil(() -> recorder.membershipChanges.size() == 1, cpg);
         return cpg;
     }
 
@@ -56,13 +60,13 @@ class ProcessTest {
         }
         child.join(group);
         child.command("text hello:" + child.pid());
-        Daemon.dispatchUntil(() -> hasMessage(recorder, child.pid(), "hello:" + child.pid()), parent);
+        SuiteDaemon.dispatchUntil(() -> hasMessage(recorder, child.pid(), "hello:" + child.pid()), parent);
         return child;
     }
 
     @Test
     void parentSeesChildJoinAndMessageAndGetsAnEcho() throws Exception {
-        GroupName group = Daemon.uniqueGroup("proc-echo");
+        GroupName group = SuiteDaemon.uniqueGroup("proc-echo");
         Recorder recorder = new Recorder();
         CpgConnection parent = joinAsParent(group, recorder);
         long node = parent.localNodeId();
@@ -87,7 +91,7 @@ class ProcessTest {
 
         String ping = "ping-" + System.nanoTime();
         parent.multicast(Guarantee.AGREED, ping.getBytes(UTF_8));
-        Daemon.dispatchUntil(() -> hasMessage(recorder, child.pid(), "echo:" + ping), parent);
+        SuiteDaemon.dispatchUntil(() -> hasMessage(recorder, child.pid(), "echo:" + ping), parent);
         // Total order: the parent delivers its own ping before the child's answer to it.
         List<String> payloads = recorder.messages.stream().map(m -> new String(m.payload(), UTF_8)).toList();
         assertThat(payloads).containsExactly("hello:" + child.pid(), ping, "echo:" + ping);
@@ -95,14 +99,14 @@ class ProcessTest {
 
     @Test
     void killedChildLeavesWithReasonProcdown() throws Exception {
-        GroupName group = Daemon.uniqueGroup("proc-kill");
+        GroupName group = SuiteDaemon.uniqueGroup("proc-kill");
         Recorder recorder = new Recorder();
         CpgConnection parent = joinAsParent(group, recorder);
         PeerProcess child = startAndAwaitHello(group, parent, recorder, "echo");
 
         child.process.destroyForcibly(); // SIGKILL: the child's connection is never finalized
         assertThat(child.process.waitFor(10, SECONDS)).isTrue();
-        Daemon.dispatchUntil(() -> !recorder.leaves().isEmpty(), parent);
+        SuiteDaemon.dispatchUntil(() -> !recorder.leaves().isEmpty(), parent);
 
         assertThat(recorder.leaves()).containsExactly(new Member(parent.localNodeId(), child.pid(), Reason.PROCDOWN));
         assertThat(recorder.membershipChanges.getLast().members()).extracting(Member::pid).containsExactly(PID);
@@ -117,7 +121,7 @@ class ProcessTest {
     void agreedOrderIsIdenticalAtThreeProcessesUnderConcurrentSenders() throws Exception {
         int perSender = 300;
         int total = 3 * perSender;
-        GroupName group = Daemon.uniqueGroup("proc-order");
+        GroupName group = SuiteDaemon.uniqueGroup("proc-order");
         Recorder recorder = new Recorder();
         CpgConnection parent = joinAsParent(group, recorder);
         PeerProcess first = startAndAwaitHello(group, parent, recorder, "burst " + perSender);
@@ -127,7 +131,7 @@ class ProcessTest {
         // "go" is ordered after both joins, so every member starts from the same membership.
         parent.multicast(Guarantee.AGREED, "go".getBytes(UTF_8));
         Thread sender = Thread.ofPlatform().name("parent-sender").start(() -> PeerMain.sendNumbered(parent, perSender, PID));
-        Daemon.dispatchUntil(() -> numbered(recorder).size() >= total, parent);
+        SuiteDaemon.dispatchUntil(() -> numbered(recorder).size() >= total, parent);
         sender.join(5_000);
 
         List<String> order = numbered(recorder);

@@ -10,6 +10,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.LogCapture;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.TryAgain;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -17,6 +21,7 @@ import org.junit.jupiter.api.Timeout;
  * Connections that the application drops without closing are reclaimed:
  * once they are garbage, their fds, threads and daemon-side membership go.
  */
+@NodeTest
 class ReclaimTest {
     private static final int CONNECTIONS = 1_000;
     private static final int FD_SLACK = 50;
@@ -49,7 +54,7 @@ class ReclaimTest {
     private static void settle() {
         for (int i = 0; i < 3; i++) {
             System.gc();
-            ConcurrencyStressTest.sleep(200);
+            TryAgain.sleep(200);
         }
     }
 
@@ -59,9 +64,9 @@ class ReclaimTest {
      */
     private static void openAndDrop(String prefix, int count) {
         for (int i = 0; i < count; i++) {
-            CpgConnection cpg = ConcurrencyStressTest.retrying(() -> CpgConnection.open(new CpgListener() { }));
+            CpgConnection cpg = TryAgain.retrying(() -> CpgConnection.open(new CpgListener() { }));
             GroupName group = GroupName.of(prefix + "-" + i);
-            ConcurrencyStressTest.retrying(() -> cpg.join(group));
+            TryAgain.retrying(() -> cpg.join(group));
             // As an application would: dispatch it (here from the JUnit thread, i.e. not inline).
             cpg.dispatch(DispatchMode.ALL);
             if (i == count - 1) {
@@ -72,7 +77,7 @@ class ReclaimTest {
     }
 
     private static long ourGroups(CpgConnection query, String prefix) {
-        return ConcurrencyStressTest.retrying(query::groups).stream()
+        return TryAgain.retrying(query::groups).stream()
                 .filter(g -> new String(g.toBytes(), UTF_8).startsWith(prefix + "-"))
                 .count();
     }
@@ -82,11 +87,11 @@ class ReclaimTest {
     void droppedConnectionsAreReclaimed() throws Exception {
         // Warm up whatever jcpg creates once per JVM (classes, shared threads).
         try (CpgConnection warm = CpgConnection.open(new CpgListener() { })) {
-            warm.join(Daemon.uniqueGroup("reclaim-warm"));
+            warm.join(SuiteDaemon.uniqueGroup("reclaim-warm"));
             warm.dispatch(DispatchMode.ALL);
         }
         CpgConnection dropped = CpgConnection.open(new CpgListener() { });
-        dropped.join(Daemon.uniqueGroup("reclaim-warm"));
+        dropped.join(SuiteDaemon.uniqueGroup("reclaim-warm"));
         dropped.dispatch(DispatchMode.ALL);
         dropped = null;
         settle();
@@ -112,7 +117,7 @@ class ReclaimTest {
         long tasks = tasks();
         while (System.nanoTime() < deadline && (fds > fds0 + FD_SLACK || tasks > tasks0 + THREAD_SLACK)) {
             System.gc();
-            ConcurrencyStressTest.sleep(500);
+            TryAgain.sleep(500);
             fds = fds();
             tasks = tasks();
         }
@@ -128,7 +133,7 @@ class ReclaimTest {
             long left = ourGroups(query, prefix);
             while (left > 0 && System.nanoTime() < groupDeadline) {
                 System.gc();
-                ConcurrencyStressTest.sleep(200);
+                TryAgain.sleep(200);
                 left = ourGroups(query, prefix);
             }
             List<GroupName> remaining = query.groups().stream()
@@ -149,9 +154,9 @@ class ReclaimTest {
     private static void startAndDropLoops(String prefix, int count) {
         for (int i = 0; i < count; i++) {
             CpgEventLoop loop = CpgEventLoop.start();
-            CpgConnection cpg = ConcurrencyStressTest.retrying(() -> loop.open(new CpgListener() { }));
+            CpgConnection cpg = TryAgain.retrying(() -> loop.open(new CpgListener() { }));
             GroupName group = GroupName.of(prefix + "-" + i);
-            ConcurrencyStressTest.retrying(() -> cpg.join(group));
+            TryAgain.retrying(() -> cpg.join(group));
         }
     }
 
@@ -164,7 +169,7 @@ class ReclaimTest {
     @Timeout(240)
     void droppedEventLoopsAreReclaimed() throws Exception {
         try (CpgEventLoop warm = CpgEventLoop.start(); CpgConnection c = warm.open(new CpgListener() { })) {
-            c.join(Daemon.uniqueGroup("reclaim-loop-warm"));
+            c.join(SuiteDaemon.uniqueGroup("reclaim-loop-warm"));
         }
         settle();
         long fds0 = fds();
@@ -181,7 +186,7 @@ class ReclaimTest {
             left = ourGroups(query, prefix);
             while (System.nanoTime() < deadline && (fds > fds0 + 10 || tasks > tasks0 + 10 || left > 0)) {
                 System.gc();
-                ConcurrencyStressTest.sleep(500);
+                TryAgain.sleep(500);
                 fds = fds();
                 tasks = tasks();
                 left = ourGroups(query, prefix);

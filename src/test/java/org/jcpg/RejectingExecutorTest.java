@@ -11,6 +11,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -20,6 +22,7 @@ import org.junit.jupiter.api.Timeout;
  * one report each, none is lost silently, and the statistics count what the
  * listener got, not what was read from the daemon.
  */
+@NodeTest
 @Timeout(120)
 class RejectingExecutorTest {
     private static final int MESSAGES = 20;
@@ -77,7 +80,7 @@ class RejectingExecutorTest {
 
     @Test
     void aShutDownExecutorReportsEveryEventItCouldNotRun() throws Exception {
-        GroupName group = Daemon.uniqueGroup("rejecting-shutdown");
+        GroupName group = SuiteDaemon.uniqueGroup("rejecting-shutdown");
         Seen seen = new Seen();
         ExecutorService executor = Executors.newSingleThreadExecutor();
         try (CpgEventLoop loop = CpgEventLoop.builder().executor(executor).errorHandler(seen::report).start();
@@ -111,7 +114,7 @@ class RejectingExecutorTest {
 
     @Test
     void aSaturatedExecutorIsTriedAgainAndWhatItRefusesIsReported() throws Exception {
-        GroupName group = Daemon.uniqueGroup("rejecting-every-other");
+        GroupName group = SuiteDaemon.uniqueGroup("rejecting-every-other");
         Seen seen = new Seen();
         ExecutorService pool = Executors.newSingleThreadExecutor();
         AtomicInteger calls = new AtomicInteger();
@@ -140,7 +143,7 @@ class RejectingExecutorTest {
 
     @Test
     void anExecutorThatDiscardsAnAcceptedTaskIsNoticedOnceTerminated() throws Exception {
-        GroupName group = Daemon.uniqueGroup("rejecting-discarding");
+        GroupName group = SuiteDaemon.uniqueGroup("rejecting-discarding");
         Seen seen = new Seen();
         ExecutorService executor = Executors.newSingleThreadExecutor();
         try (CpgEventLoop loop = CpgEventLoop.builder().executor(executor).errorHandler(seen::report).start();

@@ -17,6 +17,13 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jcpg.testsupport.Await;
+import org.jcpg.testsupport.EventLoops;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.ThreadAllocation;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -30,36 +37,9 @@ import org.junit.jupiter.api.Timeout;
  * waiting: a plain connection sends 64 KiB messages to its own group and
  * never dispatches.
  */
+@NodeTest
 class SendUnderLoadTest {
     private static final int BIG = 64 * 1024;
-
-    /** Bytes allocated so far by the calling thread (com.sun.management.ThreadMXBean, by reflection: the test module reads neither java.management nor jdk.management). */
-    static final class Allocation {
-        private final Object bean;
-        private final Method allocated;
-
-        Allocation() throws ReflectiveOperationException {
-            bean = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
-            Class<?> extended = Class.forName("com.sun.management.ThreadMXBean");
-            allocated = extended.getMethod("getCurrentThreadAllocatedBytes");
-            extended.getMethod("setThreadAllocatedMemoryEnabled", boolean.class).invoke(bean, true);
-        }
-
-        long now() throws ReflectiveOperationException {
-            return (long) allocated.invoke(bean);
-        }
-
-        /** What one call of {@link #now()} allocates itself (boxing, varargs), the least of a few tries. */
-        long overhead() throws ReflectiveOperationException {
-            long least = Long.MAX_VALUE;
-            for (int i = 0; i < 20; i++) {
-                long a = now();
-                long b = now();
-                least = Math.min(least, b - a);
-            }
-            return least;
-        }
-    }
 
     /** Sends until the daemon refuses; fails if it never does. Returns how many were accepted. */
     static long sendUntilRefused(CpgConnection cpg, MemorySegment message) {
@@ -94,11 +74,11 @@ class SendUnderLoadTest {
      * less than a byte per call (nothing, but for the JIT's own doings).
      */
     private void refusedCallsAllocateLittle(boolean byteArray) throws Exception {
-        Allocation allocation = new Allocation();
+        ThreadAllocation allocation = new ThreadAllocation();
         try (Arena arena = Arena.ofConfined();
              CpgConnection cpg = CpgConnection.open(new CpgListener() {
              })) {
-            cpg.join(Daemon.uniqueGroup("refused"));
+            cpg.join(SuiteDaemon.uniqueGroup("refused"));
             MemorySegment big = arena.allocate(BIG);
             big.fill((byte) 7);
             byte[] bigArray = new byte[BIG];
@@ -152,10 +132,10 @@ class SendUnderLoadTest {
     void anAbsurdlyLongTimeoutSendsLikeAnyOther() {
         Recorder recorder = new Recorder();
         try (CpgConnection cpg = CpgConnection.open(recorder)) {
-            cpg.join(Daemon.uniqueGroup("long-timeout"));
+            cpg.join(SuiteDaemon.uniqueGroup("long-timeout"));
             cpg.multicast(Guarantee.AGREED, Duration.ofDays(1_000_000_000L), MemorySegment.ofArray(new byte[] {7}));
             cpg.multicast(Guarantee.AGREED, Duration.ofSeconds(-1), MemorySegment.ofArray(new byte[] {8}));
-            Daemon.dispatchUntil(() -> recorder.messages.size() == 2, cpg);
+            SuiteDaemon.dispatchUntil(() -> recorder.messages.size() == 2, cpg);
             assertThat(recorder.messages).extracting(m -> m.payload()[0]).containsExactly((byte) 7, (byte) 8);
         }
     }
@@ -166,7 +146,7 @@ class SendUnderLoadTest {
         try (Arena arena = Arena.ofConfined();
              CpgConnection cpg = CpgConnection.open(new CpgListener() {
              })) {
-            cpg.join(Daemon.uniqueGroup("refused-timeout"));
+            cpg.join(SuiteDaemon.uniqueGroup("refused-timeout"));
             MemorySegment big = arena.allocate(BIG);
             CpgException timedOut = null;
             CpgException plain = null;
@@ -209,7 +189,7 @@ class SendUnderLoadTest {
         try (Arena arena = Arena.ofConfined();
              CpgConnection cpg = CpgConnection.open(new CpgListener() {
              })) {
-            cpg.join(Daemon.uniqueGroup("refused-zcb"));
+            cpg.join(SuiteDaemon.uniqueGroup("refused-zcb"));
             MemorySegment big = arena.allocate(BIG);
             sendUntilRefused(cpg, big);
             try (ZeroCopyBuffer zcb = cpg.allocateZeroCopy(BIG)) {
@@ -246,7 +226,7 @@ class SendUnderLoadTest {
                  }
              });
              ZeroCopyBuffer zcb = cpg.allocateZeroCopy(1000)) {
-            cpg.join(Daemon.uniqueGroup("zcb-counted"));
+            cpg.join(SuiteDaemon.uniqueGroup("zcb-counted"));
             int n = 200;
             for (int k = 0; k < n; k++) {
                 MemorySegment.copy(MemorySegment.ofArray(Payloads.pattern(k, 1000)), 0, zcb.segment(), 0, 1000);
@@ -256,8 +236,8 @@ class SendUnderLoadTest {
                     Thread.sleep(1);
                 }
             }
-            EventLoopTest.await(() -> seen.size() >= n, Duration.ofSeconds(30), () -> "delivered " + seen.size());
-            assertThat(seen).isEqualTo(EventLoopTest.range(n));
+            Await.until(() -> seen.size() >= n, Duration.ofSeconds(30), () -> "delivered " + seen.size());
+            assertThat(seen).isEqualTo(EventLoops.range(n));
             CpgStatistics stats = cpg.statistics();
             assertThat(stats.messagesSent()).isEqualTo(n);
             assertThat(stats.bytesSent()).isEqualTo(1000L * n);
@@ -294,7 +274,7 @@ class SendUnderLoadTest {
                      receivedBytes.addAndGet(message.length());
                  }
              })) {
-            cpg.join(Daemon.uniqueGroup("load"));
+            cpg.join(SuiteDaemon.uniqueGroup("load"));
             List<Thread> senders = new ArrayList<>();
             List<Throwable> failures = new CopyOnWriteArrayList<>();
             for (int t = 0; t < threads; t++) {
@@ -321,7 +301,7 @@ class SendUnderLoadTest {
             }
             assertThat(failures).isEmpty();
             long total = (long) threads * perThread;
-            EventLoopTest.await(() -> received.get() >= total, Duration.ofSeconds(60),
+            Await.until(() -> received.get() >= total, Duration.ofSeconds(60),
                     () -> "received " + received.get() + " of " + total);
             Thread.sleep(100);
             assertThat(problems).isEmpty();

@@ -6,6 +6,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -17,12 +19,13 @@ import org.junit.jupiter.params.provider.ValueSource;
  * thread (it used to overflow on a 64 KiB thread before anything ran). The
  * JVM rounds tiny requests up to its own minimum, so 16 KiB tests that minimum.
  */
+@NodeTest
 class SmallStackDispatchTest {
     @ParameterizedTest(name = "{0} bytes of stack")
     @ValueSource(longs = {16 << 10, 64 << 10, 128 << 10, 256 << 10})
     @Timeout(60)
     void dispatchFromASmallThreadDelivers(long stackBytes) throws InterruptedException {
-        GroupName group = Daemon.uniqueGroup("small-stack");
+        GroupName group = SuiteDaemon.uniqueGroup("small-stack");
         List<String> seen = new CopyOnWriteArrayList<>();
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread thread = Thread.ofPlatform().name("small-" + stackBytes).stackSize(stackBytes).unstarted(() -> {

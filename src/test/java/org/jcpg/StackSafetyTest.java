@@ -10,6 +10,11 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.IntStream;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
+import org.jcpg.testsupport.Where;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Timeout;
@@ -22,6 +27,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * crash the JVM nor corrupt memory: every event arrives intact, on the thread
  * that called dispatch.
  */
+@NodeTest
 class StackSafetyTest {
     private static final int FLOOD_COUNT = 200;
     private static final int FLOOD_SIZE = 64 * 1024;
@@ -54,7 +60,7 @@ class StackSafetyTest {
             if (!message.group().equals(group)) {
                 problems.add("message for group " + message.group());
             }
-            if (message.pid() != (int) Daemon.PID) {
+            if (message.pid() != (int) SuiteDaemon.OWN_PID) {
                 problems.add("message from pid " + message.pid());
             }
             int k = message.length() >= 4 ? Payloads.index(message.payload()) : -1;
@@ -106,7 +112,7 @@ class StackSafetyTest {
     @EnumSource(Where.class)
     @Timeout(45)
     void dispatchOnAnyThreadDeliversEverythingIntactOnTheCallingThread(Where where) throws Exception {
-        GroupName group = Daemon.uniqueGroup("stack-" + where);
+        GroupName group = SuiteDaemon.uniqueGroup("stack-" + where);
         Outcome outcome = where.call(Duration.ofSeconds(40), () -> scenario(where, group));
 
         assertThat(outcome.problems()).isEmpty();
@@ -118,10 +124,10 @@ class StackSafetyTest {
         // The JVM is still sane: a fresh round trip on the JUnit thread.
         Recorder after = new Recorder();
         try (CpgConnection cpg = CpgConnection.open(after)) {
-            cpg.join(Daemon.uniqueGroup("stack-after"));
+            cpg.join(SuiteDaemon.uniqueGroup("stack-after"));
             byte[] message = Payloads.pattern(4242, 100_000);
             cpg.multicast(Guarantee.AGREED, message);
-            Daemon.dispatchUntil(() -> after.messages.size() == 1, cpg);
+            SuiteDaemon.dispatchUntil(() -> after.messages.size() == 1, cpg);
             assertThat(after.messages.get(0).payload()).isEqualTo(message);
         }
     }
@@ -149,12 +155,12 @@ class StackSafetyTest {
         int blockingReturned;
         try {
             cpg.join(group);
-            Daemon.dispatchUntil(() -> checker.joins() == 1 && !checker.totems.isEmpty(), cpg);
+            SuiteDaemon.dispatchUntil(() -> checker.joins() == 1 && !checker.totems.isEmpty(), cpg);
             assertThat(checker.totems.get(0).nodeIds()).contains(cpg.localNodeId());
 
             // Membership changes: another process joins and leaves five times, all before we dispatch.
             peer.command("churn " + HexFormat.of().formatHex(group.toBytes()) + " 5");
-            Daemon.dispatchUntil(() -> checker.joins() == 6 && checker.leaves() == 5, cpg);
+            SuiteDaemon.dispatchUntil(() -> checker.joins() == 6 && checker.leaves() == 5, cpg);
             assertThat(checker.changes).hasSize(11);
             assertThat(checker.changes.subList(1, 11)).allSatisfy(change -> assertThat(
                     change.joined().size() + change.left().size() == 1
@@ -166,7 +172,7 @@ class StackSafetyTest {
             for (int k = 0; k < FLOOD_COUNT; k++) {
                 Payloads.send(cpg, checker.expect(k, FLOOD_SIZE), cpg);
             }
-            Daemon.dispatchUntil(() -> checker.received.size() == FLOOD_COUNT, cpg);
+            SuiteDaemon.dispatchUntil(() -> checker.received.size() == FLOOD_COUNT, cpg);
             assertThat(checker.received).containsExactlyElementsOf(IntStream.range(0, FLOOD_COUNT).boxed().toList());
             workers = Where.dispatchWorkers();
 

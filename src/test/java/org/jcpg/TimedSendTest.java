@@ -9,21 +9,25 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.jcpg.testsupport.KillableDaemon;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
  * {@link CpgConnection#multicast(Guarantee, Duration, MemorySegment...)}:
  * every Duration has a meaning, and an interrupt ends the wait at once.
- * The full queue comes from a daemon of the test's own ({@link CorosyncNode})
+ * The full queue comes from a daemon of the test's own ({@link KillableDaemon})
  * that the test stops with SIGSTOP: the suite's daemon is never stopped.
  */
+@NodeTest
 class TimedSendTest {
     /** Every extreme is accepted when the daemon has room: the message goes out. */
     @Test
     @Timeout(60)
     void everyTimeoutSendsWhenTheDaemonHasRoom() {
-        GroupName group = Daemon.uniqueGroup("timed");
+        GroupName group = SuiteDaemon.uniqueGroup("timed");
         List<Duration> timeouts = List.of(Duration.ZERO, Duration.ofNanos(1), Duration.ofNanos(-1),
                 Duration.ofSeconds(Long.MIN_VALUE), Duration.ofSeconds(Long.MAX_VALUE, 999_999_999),
                 Duration.ofSeconds(Long.MAX_VALUE), Duration.ofDays(366), Duration.ofSeconds(1));
@@ -38,7 +42,7 @@ class TimedSendTest {
             for (Duration timeout : timeouts) {
                 cpg.multicast(Guarantee.AGREED, timeout, MemorySegment.ofArray(timeout.toString().getBytes()));
             }
-            Daemon.dispatchUntil(() -> received.size() == timeouts.size(), cpg);
+            SuiteDaemon.dispatchUntil(() -> received.size() == timeouts.size(), cpg);
             assertThatThrownBy(() -> cpg.multicast(Guarantee.AGREED, (Duration) null, MemorySegment.ofArray(new byte[1])))
                     .isInstanceOf(NullPointerException.class);
         }
@@ -53,8 +57,8 @@ class TimedSendTest {
     @Test
     @Timeout(180)
     void anInterruptEndsTheWaitAndEveryTimeoutHasAnOutcome() throws Exception {
-        GroupName group = Daemon.uniqueGroup("interrupted");
-        try (CorosyncNode node = CorosyncNode.start();
+        GroupName group = SuiteDaemon.uniqueGroup("interrupted");
+        try (KillableDaemon node = KillableDaemon.start();
              MisuseChild child = MisuseChild.start(node.enter(List.of()), List.of(),
                      "interrupted-send", HexFormat.of().formatHex(group.toBytes()))) {
             List<String> timed = new ArrayList<>();
@@ -95,7 +99,7 @@ class TimedSendTest {
         }
     }
 
-    private static void signal(CorosyncNode node, String signal) {
+    private static void signal(KillableDaemon node, String signal) {
         try {
             Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(node.pid())).inheritIO().start();
             assertThat(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0).as("kill -" + signal).isTrue();

@@ -11,6 +11,9 @@ import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
 import org.jcpg.internal.DispatchStack;
+import org.jcpg.internal.Libc;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -20,8 +23,9 @@ import org.junit.jupiter.api.Timeout;
  * payload is libcpg's receive buffer, in cpg_dispatch's frame on the
  * dispatching thread's stack, not a copy made by jcpg; so is a message
  * unpacked from a bundle. (Native segments going to libcpg as they are:
- * GatherUnitTest; bundle frames too: BundleQueueUnitTest.)
+ * GatherTest; bundle frames too: BundleQueueTest.)
  */
+@NodeTest
 class ZeroCopyHonestyTest {
     /** The /proc/self/maps line of the mapping that holds {@code address}. */
     private static String mappingOf(long address) throws IOException {
@@ -42,7 +46,7 @@ class ZeroCopyHonestyTest {
     void aZeroCopyBufferIsLibcpgsSharedMemory() throws Exception {
         try (CpgConnection cpg = CpgConnection.open(new CpgListener() {
         })) {
-            cpg.join(Daemon.uniqueGroup("zc-honest"));
+            cpg.join(SuiteDaemon.uniqueGroup("zc-honest"));
             try (ZeroCopyBuffer buffer = cpg.allocateZeroCopy(4096)) {
                 String mapping = mappingOf(buffer.segment().address());
                 assertThat(mapping).as("the mapping of the buffer's memory").contains("/dev/shm/");
@@ -63,7 +67,7 @@ class ZeroCopyHonestyTest {
                 seen[2] = stack[0] + stack[1];
             }
         })) {
-            cpg.join(Daemon.uniqueGroup("zc-honest"));
+            cpg.join(SuiteDaemon.uniqueGroup("zc-honest"));
             Thread dispatcher = Thread.ofPlatform().stackSize(CpgConnection.DISPATCH_STACK_SIZE).start(() -> {
                 cpg.multicast(Guarantee.AGREED, new byte[] {1, 2, 3});
                 while (seen[0] == 0) {
@@ -105,7 +109,7 @@ class ZeroCopyHonestyTest {
             }
         };
         try (CpgConnection cpg = CpgConnection.open(outer)) {
-            cpg.join(Daemon.uniqueGroup("zc-honest"));
+            cpg.join(SuiteDaemon.uniqueGroup("zc-honest"));
             Thread dispatcher = Thread.ofPlatform().stackSize(CpgConnection.DISPATCH_STACK_SIZE).start(() -> {
                 try (BundlingSender out = Bundling.defaults().sender(cpg)) {
                     out.send(new byte[] {4, 5, 6, 7}, Duration.ofSeconds(10));

@@ -14,6 +14,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jcpg.testsupport.Await;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
+import org.jcpg.testsupport.Recorder;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -22,11 +27,12 @@ import org.junit.jupiter.api.Timeout;
  * buffer shared by two senders never loses a message silently, and closing
  * while a NIO operation still reads the buffer is safe.
  */
+@NodeTest
 class ZeroCopySafetyTest {
     private static CpgConnection joined(Recorder recorder, GroupName group) {
         CpgConnection cpg = CpgConnection.open(recorder);
         cpg.join(group);
-        Daemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) Daemon.PID), cpg);
+        SuiteDaemon.dispatchUntil(() -> recorder.joins().stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID), cpg);
         return cpg;
     }
 
@@ -64,7 +70,7 @@ class ZeroCopySafetyTest {
     @Timeout(60)
     void aFullSizeBufferIsDeliveredAndLaterMessagesToo() {
         Recorder recorder = new Recorder();
-        try (CpgConnection cpg = joined(recorder, Daemon.uniqueGroup("zc-full"))) {
+        try (CpgConnection cpg = joined(recorder, SuiteDaemon.uniqueGroup("zc-full"))) {
             int max = cpg.maxAtomicMessageSize();
             byte[] full = Payloads.pattern(1, max);
             byte[] small = Payloads.pattern(2, 300);
@@ -73,7 +79,7 @@ class ZeroCopySafetyTest {
                 fill(buffer.segment(), 1);
                 buffer.multicast(Guarantee.AGREED, max);
                 cpg.multicast(Guarantee.AGREED, small);
-                Daemon.dispatchUntil(() -> recorder.messages.size() >= 2, Duration.ofSeconds(30), cpg);
+                SuiteDaemon.dispatchUntil(() -> recorder.messages.size() >= 2, Duration.ofSeconds(30), cpg);
             }
             assertThat(recorder.messages).hasSize(2);
             assertThat(recorder.messages.get(0).payload()).isEqualTo(full);
@@ -87,7 +93,7 @@ class ZeroCopySafetyTest {
         final int perThread = 300;
         final int size = 1000;
         Recorder recorder = new Recorder();
-        GroupName group = Daemon.uniqueGroup("zc-shared");
+        GroupName group = SuiteDaemon.uniqueGroup("zc-shared");
         CpgConnection cpg = joined(recorder, group);
         AtomicReference<Throwable> dispatchFailure = new AtomicReference<>();
         Thread dispatcher = Thread.ofPlatform().name("zc-dispatcher").stackSize(CpgConnection.DISPATCH_STACK_SIZE).start(() -> {
@@ -219,19 +225,16 @@ class ZeroCopySafetyTest {
         return fail("the NIO writer did not finish within 30 s");
     }
 
-    private static void awaitSegmentDead(MemorySegment segment) throws InterruptedException {
-        long deadline = System.nanoTime() + 15_000_000_000L;
-        while (true) {
+    private static void awaitSegmentDead(MemorySegment segment) {
+        Await.until(() -> {
             try {
                 segment.get(JAVA_BYTE, 0);
+                return false;
             } catch (IllegalStateException expected) {
-                return;
+                return true;
             }
-            if (System.nanoTime() > deadline) {
-                fail("the segment of a closed buffer is still accessible 15 s after its NIO operation ended");
-            }
-            Thread.sleep(10);
-        }
+        }, Duration.ofSeconds(15), Duration.ofMillis(10),
+                () -> "the segment of a closed buffer inaccessible after its NIO operation ended");
     }
 
     private static void awaitBlocked(Thread writer) throws InterruptedException {
@@ -243,7 +246,7 @@ class ZeroCopySafetyTest {
     @Timeout(90)
     void closingTheBufferDuringANioWriteReturnsNormally() throws Exception {
         Recorder recorder = new Recorder();
-        try (CpgConnection cpg = joined(recorder, Daemon.uniqueGroup("zc-nio"))) {
+        try (CpgConnection cpg = joined(recorder, SuiteDaemon.uniqueGroup("zc-nio"))) {
             Pipe pipe = Pipe.open();
             try {
                 int max = cpg.maxAtomicMessageSize();
@@ -264,7 +267,7 @@ class ZeroCopySafetyTest {
                 awaitSegmentDead(segment);
                 // The connection still works.
                 cpg.multicast(Guarantee.AGREED, Payloads.pattern(8, 100));
-                Daemon.dispatchUntil(() -> !recorder.messages.isEmpty(), cpg);
+                SuiteDaemon.dispatchUntil(() -> !recorder.messages.isEmpty(), cpg);
             } finally {
                 pipe.sink().close();
                 pipe.source().close();
@@ -276,7 +279,7 @@ class ZeroCopySafetyTest {
     @Timeout(90)
     void closingTheConnectionDuringANioWriteReturnsNormallyAndFinalizesAfterwards() throws Exception {
         Recorder recorder = new Recorder();
-        GroupName group = Daemon.uniqueGroup("zc-nio-conn");
+        GroupName group = SuiteDaemon.uniqueGroup("zc-nio-conn");
         try (CpgConnection observer = CpgConnection.open(new Recorder())) {
             CpgConnection cpg = joined(recorder, group);
             Pipe pipe = Pipe.open();
@@ -297,7 +300,7 @@ class ZeroCopySafetyTest {
                 }
                 assertThat(closeFailure).as("what CpgConnection.close() threw").isNull();
                 long deadline = System.nanoTime() + 30_000_000_000L;
-                while (observer.membership(group).stream().anyMatch(m -> m.pid() == (int) Daemon.PID)) {
+                while (observer.membership(group).stream().anyMatch(m -> m.pid() == (int) SuiteDaemon.OWN_PID)) {
                     if (System.nanoTime() > deadline) {
                         fail("30 s after close() and the end of the NIO write, this process is still in " + group);
                     }

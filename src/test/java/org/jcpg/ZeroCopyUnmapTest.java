@@ -9,6 +9,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.SuiteDaemon;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -17,6 +19,7 @@ import org.junit.jupiter.api.Timeout;
  * closing half of 500 buffers and then their connection leaves mappings
  * behind for a moment, and none a few seconds later.
  */
+@NodeTest
 class ZeroCopyUnmapTest {
     private static long zeroCopyMappings() throws IOException {
         try (Stream<String> lines = Files.lines(Path.of("/proc/self/maps"))) {
@@ -30,7 +33,7 @@ class ZeroCopyUnmapTest {
         long before = zeroCopyMappings();
         CpgConnection cpg = CpgConnection.open(new CpgListener() {
         });
-        cpg.join(Daemon.uniqueGroup("zc-unmap"));
+        cpg.join(SuiteDaemon.uniqueGroup("zc-unmap"));
         List<ZeroCopyBuffer> buffers = new ArrayList<>();
         for (int i = 0; i < 500; i++) {
             buffers.add(cpg.allocateZeroCopy(4096));

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.jcpg.testsupport.Where;
 
 /**
  * The benchmark's targets (docs/benchmarks.md), checked against the warm

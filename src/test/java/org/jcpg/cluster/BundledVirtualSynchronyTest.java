@@ -13,7 +13,8 @@ import org.jcpg.bundling.BundlingStatistics;
 import org.jcpg.cluster.VsHistory.Delivery;
 import org.jcpg.cluster.VsHistory.End;
 import org.jcpg.cluster.VsHistory.MsgId;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.Cluster;
+import org.jcpg.testsupport.ClusterTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -35,7 +36,7 @@ import org.junit.jupiter.api.Timeout;
  * daemon died. Each message carries its sender and sequence number; the
  * bundles are recorded from the frames before the receiver unpacks them.
  */
-@Tag("cluster")
+@ClusterTest
 class BundledVirtualSynchronyTest {
     private static final int PER_SECOND = 600;
     private static final int MAX_SIZE = 200;
@@ -72,13 +73,13 @@ class BundledVirtualSynchronyTest {
         System.out.println("BundledVirtualSynchronyTest: " + seed + "; replay: " + seed.replay(getClass()));
         System.out.print(schedule.describe());
         GroupName group = Clients.uniqueGroup("vs-bundled");
-        try (ClusterFixture cluster = ClusterFixture.up(3);
+        try (Cluster cluster = Cluster.up(3);
              LoadRun run = LoadRun.start(cluster, group, PER_SECOND, MAX_SIZE, SENDING)) {
             FailureArtifacts.keepOnFailure(getClass(), seed, cluster, run, () -> bundlesUnderFaults(cluster, run, schedule));
         }
     }
 
-    private static void bundlesUnderFaults(ClusterFixture cluster, LoadRun run, FaultSchedule schedule) throws Exception {
+    private static void bundlesUnderFaults(Cluster cluster, LoadRun run, FaultSchedule schedule) throws Exception {
         run.awaitAllInOneView(30_000);
         long t0 = System.nanoTime();
         Thread.sleep(2_000);

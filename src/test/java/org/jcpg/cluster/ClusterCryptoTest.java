@@ -7,7 +7,8 @@ import java.util.List;
 import org.jcpg.GroupName;
 import org.jcpg.MembershipChange;
 import org.jcpg.TotemChange;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.Cluster;
+import org.jcpg.testsupport.ClusterTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -18,17 +19,17 @@ import org.junit.jupiter.api.Timeout;
  * sees only itself, the others never see it, and its client stays alone.
  * With the right key again it joins.
  */
-@Tag("cluster")
+@ClusterTest
 class ClusterCryptoTest {
     @Test
     @Timeout(180)
     void cryptoClusterFormsCarriesMessagesAndKeepsAWrongKeyOut() throws Exception {
-        try (ClusterFixture cluster = ClusterFixture.up(3, true)) {
+        try (Cluster cluster = Cluster.up(3, true)) {
             assertThat(cluster.status()).contains("crypto on");
             GroupName group = Clients.uniqueGroup("crypto");
             List<NodeClient> clients = new ArrayList<>(Clients.joinAll(cluster, group));
             try {
-                int n = ClusterMessagingTest.exchange(clients, 100, 0);
+                int n = Clients.exchange(clients, 100, 0);
                 System.out.println("crypto cluster: " + n + " messages in the same order on 3 nodes");
 
                 cluster.restartWithWrongKey(3);   // waits until node 3 sees only itself, 1 and 2 each other

@@ -12,9 +12,10 @@ import org.jcpg.PeerProcess;
 import org.jcpg.Reason;
 import org.jcpg.RingId;
 import org.jcpg.TotemChange;
+import org.jcpg.testsupport.Cluster;
+import org.jcpg.testsupport.ClusterTest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -31,14 +32,14 @@ import org.junit.jupiter.api.Timeout;
  * numbers grow. Not the order of the initial totem change against the own
  * JOIN, nor timings.
  */
-@Tag("cluster")
+@ClusterTest
 class ClusterFaultTest {
-    private ClusterFixture cluster;
+    private Cluster cluster;
     private List<NodeClient> clients = List.of();
 
     @BeforeEach
     void up() {
-        cluster = ClusterFixture.up(3);
+        cluster = Cluster.up(3);
     }
 
     @AfterEach

@@ -13,7 +13,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.Cluster;
+import org.jcpg.testsupport.ClusterTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -21,7 +22,7 @@ import org.junit.jupiter.api.Timeout;
  * scripts/cluster.sh up then down leaves the machine as it was; without an id, its subcommands
  * act on the one cluster there is.
  */
-@Tag("cluster")
+@ClusterTest
 class ClusterHarnessTest {
     private static String run(String... command) throws IOException, InterruptedException {
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
@@ -56,7 +57,7 @@ class ClusterHarnessTest {
         List<String> before;
         List<Long> daemons = new ArrayList<>();
         String id;
-        try (ClusterFixture cluster = ClusterFixture.up(3)) {
+        try (Cluster cluster = Cluster.up(3)) {
             id = cluster.id();
             before = machine(id, List.of());
             Path state = Path.of("/tmp/jcpg-cluster-" + id);

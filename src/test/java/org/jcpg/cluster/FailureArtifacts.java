@@ -10,6 +10,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.jcpg.testsupport.Cluster;
 
 /**
  * What a failing virtual-synchrony cluster test leaves behind, so that the failure can be
@@ -37,7 +38,7 @@ final class FailureArtifacts {
      * throws an AssertionError that names the seed, the replay command and the directory, with
      * the failure as its cause.
      */
-    static void keepOnFailure(Class<?> test, RunSeed seed, ClusterFixture cluster, LoadRun run, Body body)
+    static void keepOnFailure(Class<?> test, RunSeed seed, Cluster cluster, LoadRun run, Body body)
             throws Exception {
         try {
             body.run();
@@ -46,14 +47,14 @@ final class FailureArtifacts {
         }
     }
 
-    private static AssertionError kept(Throwable failure, Class<?> test, RunSeed seed, ClusterFixture cluster,
+    private static AssertionError kept(Throwable failure, Class<?> test, RunSeed seed, Cluster cluster,
                                        LoadRun run) {
         String replay = "seed " + seed + "; replay: " + seed.replay(test);
         try {
             // Before the members are closed: a member that stopped delivering shows where it waits.
             String threads = threadDump();
             List<VsHistory> histories = histories(run);
-            Path dir = directory(ClusterFixture.repositoryRoot(), test, Instant.now());
+            Path dir = directory(Cluster.repositoryRoot(), test, Instant.now());
             keep(dir, cluster.daemonLogs(), histories, replay + "\n\n" + stackTrace(failure) + "\ncluster status:\n"
                     + cluster.status());
             Files.writeString(dir.resolve("threads.txt"), threads);

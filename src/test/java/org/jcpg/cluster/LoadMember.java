@@ -28,6 +28,7 @@ import org.jcpg.bundling.Bundling;
 import org.jcpg.bundling.BundlingReceiver;
 import org.jcpg.bundling.BundlingSender;
 import org.jcpg.bundling.BundlingStatistics;
+import org.jcpg.testsupport.Where;
 
 /**
  * A group member under load through one node, recording a {@link VsHistory}

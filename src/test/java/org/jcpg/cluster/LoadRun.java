@@ -4,13 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.jcpg.GroupName;
+import org.jcpg.testsupport.Await;
 import org.jcpg.testsupport.ChildJvm;
+import org.jcpg.testsupport.Cluster;
 
 /**
  * The members of a virtual-synchrony load test: this JVM and a child JVM
@@ -36,7 +39,7 @@ final class LoadRun implements AutoCloseable {
     }
 
     /** Starts both processes' members; they connect and send on their own from now on. */
-    static LoadRun start(ClusterFixture cluster, GroupName group, int perSecond, int maxSize, LoadMember.Sending sending)
+    static LoadRun start(Cluster cluster, GroupName group, int perSecond, int maxSize, LoadMember.Sending sending)
             throws Exception {
         List<Path> netns = IntStream.rangeClosed(1, cluster.nodes()).mapToObj(cluster::netnsPath).toList();
         ChildJvm child = ChildJvm.of(LoadPeerMain.class).label("load child")
@@ -54,11 +57,13 @@ final class LoadRun implements AutoCloseable {
 
     /** Waits until every member is connected and its latest view holds all members. */
     void awaitAllInOneView(long timeoutMs) throws Exception {
-        await("all " + members + " members in every member's view", () -> {
+        // Every 100 ms: each check asks the child JVM for its status.
+        Await.until(() -> {
             String[] s = childStatus();
             return local.connected() && local.minViewSize() == members && s[0].equals("true")
                     && s[1].equals(String.valueOf(members));
-        }, timeoutMs);
+        }, Duration.ofMillis(timeoutMs), Duration.ofMillis(100),
+                () -> "all " + members + " members in every member's view");
     }
 
     /**
@@ -128,21 +133,5 @@ final class LoadRun implements AutoCloseable {
     @Override
     public void close() throws Exception {
         child.close();
-    }
-
-    /** A condition that may fail with an exception (a child that does not answer). */
-    interface Check {
-        boolean test() throws Exception;
-    }
-
-    /** Polls {@code condition} every 100 ms; fails after {@code timeoutMs}. */
-    static void await(String what, Check condition, long timeoutMs) throws Exception {
-        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
-        while (!condition.test()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError(what + " not reached within " + timeoutMs + " ms");
-            }
-            Thread.sleep(100);
-        }
     }
 }

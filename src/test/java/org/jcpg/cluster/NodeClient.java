@@ -21,9 +21,11 @@ import org.jcpg.MembershipChange;
 import org.jcpg.Message;
 import org.jcpg.ModelFlag;
 import org.jcpg.TotemChange;
+import org.jcpg.testsupport.Cluster;
+import org.jcpg.testsupport.Payloads;
 
 /**
- * A member of a group through one node of a {@link ClusterFixture}, inside
+ * A member of a group through one node of a {@link Cluster}, inside
  * this JVM: a platform thread with {@link CpgConnection#DISPATCH_STACK_SIZE}
  * enters the node's network namespace ({@link Netns#enter}), opens a
  * connection (model V1 with the initial totem change), joins and then
@@ -47,7 +49,7 @@ public final class NodeClient implements AutoCloseable {
         }
     }
 
-    private final ClusterFixture cluster;
+    private final Cluster cluster;
     private final int node;
     private final GroupName group;
     private final CpgListener extra;
@@ -60,7 +62,7 @@ public final class NodeClient implements AutoCloseable {
     private volatile long localNodeId;
     private Thread thread;
 
-    private NodeClient(ClusterFixture cluster, int node, GroupName group, CpgListener extra) {
+    private NodeClient(Cluster cluster, int node, GroupName group, CpgListener extra) {
         this.cluster = cluster;
         this.node = node;
         this.group = group;
@@ -68,7 +70,7 @@ public final class NodeClient implements AutoCloseable {
     }
 
     /** Connects through the node and joins; returns once joined (waits up to {@code timeout} for the daemon). */
-    public static NodeClient join(ClusterFixture cluster, int node, GroupName group, CpgListener extra, Duration timeout) {
+    public static NodeClient join(Cluster cluster, int node, GroupName group, CpgListener extra, Duration timeout) {
         NodeClient client = new NodeClient(cluster, node, group, extra);
         client.thread = Thread.ofPlatform().name("node" + node + "-client").daemon()
                 .stackSize(CpgConnection.DISPATCH_STACK_SIZE).start(() -> client.run(timeout));
@@ -88,7 +90,7 @@ public final class NodeClient implements AutoCloseable {
         return client;
     }
 
-    public static NodeClient join(ClusterFixture cluster, int node, GroupName group) {
+    public static NodeClient join(Cluster cluster, int node, GroupName group) {
         return join(cluster, node, group, null, Duration.ofSeconds(20));
     }
 

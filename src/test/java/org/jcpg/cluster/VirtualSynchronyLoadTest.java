@@ -7,7 +7,8 @@ import java.util.List;
 import org.jcpg.GroupName;
 import org.jcpg.cluster.FaultSchedule.Fault;
 import org.jcpg.cluster.FaultSchedule.Kind;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.Cluster;
+import org.jcpg.testsupport.ClusterTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -25,7 +26,7 @@ import org.junit.jupiter.api.Timeout;
  * {@link VsChecker}; the same histories tampered with (a reordered, a
  * duplicated and an undecodable delivery) must fail it. Prints the counts.
  */
-@Tag("cluster")
+@ClusterTest
 class VirtualSynchronyLoadTest {
     private static final int FAULTS = 14;
     private static final long SCHEDULE_MS = 70_000;
@@ -80,13 +81,13 @@ class VirtualSynchronyLoadTest {
         System.out.println("VirtualSynchronyLoadTest: " + seed + "; replay: " + seed.replay(getClass()));
         System.out.print(schedule.describe());
         GroupName group = Clients.uniqueGroup("vs");
-        try (ClusterFixture cluster = ClusterFixture.up(3);
+        try (Cluster cluster = Cluster.up(3);
              LoadRun run = LoadRun.start(cluster, group, PER_SECOND, MAX_SIZE, new LoadMember.Sending.Plain())) {
             FailureArtifacts.keepOnFailure(getClass(), seed, cluster, run, () -> loadUnderFaults(cluster, run, schedule));
         }
     }
 
-    private static void loadUnderFaults(ClusterFixture cluster, LoadRun run, FaultSchedule schedule) throws Exception {
+    private static void loadUnderFaults(Cluster cluster, LoadRun run, FaultSchedule schedule) throws Exception {
         run.awaitAllInOneView(30_000);
 
         long t0 = System.nanoTime();

@@ -15,6 +15,7 @@ import org.jcpg.cluster.VsHistory.MsgId;
 import org.jcpg.cluster.VsHistory.Totem;
 import org.jcpg.cluster.VsHistory.Undecodable;
 import org.jcpg.cluster.VsHistory.View;
+import org.jcpg.testsupport.Where;
 
 /**
  * Checks recorded {@link VsHistory histories} of a group's members against

@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.jcpg.testsupport.ChildJvm;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -14,6 +17,7 @@ import org.junit.jupiter.api.Test;
  * JVM of its own against the suite's corosync. It is in the default package, so it cannot be
  * compiled into the test tree's module; this test is what compiles it in the build.
  */
+@NodeTest
 class HelloTest {
     @Test
     void helloJoinsSendsThreeMessagesAndGetsThemBack() throws IOException, InterruptedException {

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -14,7 +13,7 @@ import org.junit.jupiter.api.Timeout;
  * commands, ERR as a failure, events from other threads, stderr in failure messages, the end of
  * the child ending every wait, and plain children's output and deadline.
  */
-@Tag("unit")
+@UnitTest
 @Timeout(120)
 class ChildJvmTest {
     /** The child: a few commands over {@link ChildProtocol}. */

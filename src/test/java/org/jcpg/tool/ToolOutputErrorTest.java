@@ -17,6 +17,7 @@ import org.jcpg.CpgConnection;
 import org.jcpg.CpgListener;
 import org.jcpg.GroupName;
 import org.jcpg.testsupport.ChildJvm;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.Timeout;
  * output that was lost: in process through {@link Main#run} with a stream
  * that fails, and as {@code jcpg COMMAND > /dev/full} in a child JVM.
  */
+@NodeTest
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class ToolOutputErrorTest {
     private static final String SUFFIX = UUID.randomUUID().toString().substring(0, 8);

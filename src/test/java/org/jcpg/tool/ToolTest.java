@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
@@ -25,7 +26,10 @@ import org.jcpg.CpgConnection;
 import org.jcpg.CpgListener;
 import org.jcpg.GroupName;
 import org.jcpg.PeerProcess;
+import org.jcpg.testsupport.Await;
 import org.jcpg.testsupport.ChildJvm;
+import org.jcpg.testsupport.NodeTest;
+import org.jcpg.testsupport.Payloads;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -40,6 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
  * corosync. Group A has this JVM and a child JVM as members; B (with a space)
  * this JVM; NUL is "name\0" as testcpg would name it.
  */
+@NodeTest
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class ToolTest {
     private static final int PID = (int) ProcessHandle.current().pid();
@@ -111,12 +116,9 @@ class ToolTest {
         }
     }
 
-    static void awaitMembers(GroupName group, int count) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (inA.members(group).size() != count) {
-            assertThat(System.nanoTime()).as("%s never had %d members", group, count).isLessThan(deadline);
-            Thread.sleep(10);
-        }
+    static void awaitMembers(GroupName group, int count) {
+        Await.until(() -> inA.members(group).size() == count, Duration.ofSeconds(20), Duration.ofMillis(10),
+                () -> group + " to have " + count + " members");
     }
 
     // ---- groups and members ---------------------------------------------------

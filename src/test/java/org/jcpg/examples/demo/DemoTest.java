@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -12,6 +13,7 @@ import org.junit.jupiter.api.Test;
  * suite: it tells the whole story, finds that the logs agree and returns 0;
  * plain text when not told to colour.
  */
+@NodeTest
 class DemoTest {
     @Test
     void theStoryRunsAndTheLogsAgree() {

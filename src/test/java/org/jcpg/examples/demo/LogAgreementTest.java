@@ -7,11 +7,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.jcpg.examples.demo.LogAgreement.Entry;
-import org.junit.jupiter.api.Tag;
+import org.jcpg.testsupport.UnitTest;
 import org.junit.jupiter.api.Test;
 
 /** The demo's agreement check finds each way logs can disagree, and the demo then exits 1. */
-@Tag("unit")
+@UnitTest
 class LogAgreementTest {
     private static List<Entry> log(String... lines) {
         List<Entry> log = new ArrayList<>();

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import org.jcpg.GroupName;
 import org.jcpg.examples.demo.LogAgreement;
+import org.jcpg.testsupport.NodeTest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.TestInfo;
  * sequence anomaly) and the logs of applied updates must agree position by
  * position.
  */
+@NodeTest
 class ReplicatedMapTest {
     private static final Duration LONG = Duration.ofSeconds(60);
     private final List<MemberProcess> members = new ArrayList<>();

@@ -1,0 +1,24 @@
+package org.jcpg.testsupport;
+
+import java.lang.annotation.Documented;
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+import org.junit.jupiter.api.Tag;
+
+/**
+ * A unit test: needs neither corosync nor root; run first, by surefire execution {@code
+ * default-test} (and the benchmark's by {@code bench-unit}).
+ *
+ * <p>The kind of a test class, and the one way it is stated: every test class carries exactly one
+ * of {@link UnitTest}, {@link NodeTest}, {@link ClusterTest} and {@link PackagingTest} (checked by
+ * {@code TestKindsTest}). The tag it carries ("unit") is what the build selects on; class names and
+ * packages mean nothing to it.
+ */
+@Documented
+@Retention(RetentionPolicy.RUNTIME)
+@Target(ElementType.TYPE)
+@Tag("unit")
+public @interface UnitTest {
+}
