@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Usage: scripts/bench/bench-bundle.sh [--quick] [--pairs N] [--sizes "SIZE..."]
 #
-# jcpg with bundling vs plain jcpg vs JGroups, side by side (issue 10; docs:
-# README.md, "Bundling"). Two members in two JVMs on this machine: a sender
+# jcpg with bundling vs plain jcpg vs JGroups, side by side (issue 10;
+# docs/bundling.md). Two members in two JVMs on this machine: a sender
 # and a receiver (org.jcpg.bench.GroupBench, src/bench/java). jcpg: both connect
 # to one private single-node corosync; JGroups 5.5.7 (from Maven Central,
 # only in the pom's bench profile): TCP on loopback with SEQUENCER for total order, the sender being

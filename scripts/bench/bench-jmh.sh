@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/bench/bench-jmh.sh [--quick]
 #
-# jcpg's micro-benchmarks (README.md, "Micro-benchmarks and scaling"), JMH
+# jcpg's micro-benchmarks (docs/benchmarks.md, "Micro-benchmarks and scaling"), JMH
 # with its GC profiler, against a private corosync:
 #   - a call libcpg answers without the daemon (cpg_max_atomic_msgsize_get,
 #     cpg_flow_control_state_get): jcpg's public API, the raw jextract stub,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/bench/bench-profile.sh [--sizes "SIZE..."] [--rounds N] [--quick]
 #
-# Where the client's CPU goes, C against Java (README.md, "Benchmark",
+# Where the client's CPU goes, C against Java (docs/benchmarks.md,
 # "Profile"): a CPU profile (perf, cpu-clock sampling) of the programs of
 # scripts/bench/bench.sh, per message size, against a private corosync:
 #   - C copy (src/bench/c/cpgbench.c), the whole run;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/bench/bench-scale.sh [--rounds N] [--seconds S] [--size BYTES] [--quick]
 #
-# How jcpg scales on one node (README.md, "Micro-benchmarks and scaling";
+# How jcpg scales on one node (docs/benchmarks.md, "Micro-benchmarks and scaling";
 # src/bench/java/org/jcpg/bench/ScaleBench.java), against a private corosync:
 #   - throughput: 1, 2, 4 and 8 sender processes at once (child JVMs, one
 #     connection each, each in a group of its own), S seconds (default 5) of

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/bench/bench.sh [--quick] [--pairs N] [--sizes "SIZE..."]
 #
-# jcpg against the C library, side by side (docs: README.md, "Benchmark"):
+# jcpg against the C library, side by side (docs/benchmarks.md):
 # builds the C reference program (src/bench/c/cpgbench.c, into target/bench/)
 # and the Java one (org.jcpg.bench.CpgBench, src/bench/java), starts a private
 # corosync and, per message size, runs them ALTERNATELY against it, 1 + N pairs:

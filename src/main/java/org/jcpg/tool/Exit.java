@@ -1,6 +1,6 @@
 package org.jcpg.tool;
 
-/** The tool's exit codes; scripts may rely on them (README, "The jcpg tool"). */
+/** The tool's exit codes; scripts may rely on them (docs/tool.md). */
 final class Exit {
     /** Done. */
     static final int OK = 0;
