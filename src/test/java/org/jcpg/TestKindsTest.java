@@ -13,6 +13,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
+import com.tngtech.archunit.core.domain.Dependency;
+import com.tngtech.archunit.core.domain.JavaClass;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
 import org.jcpg.testsupport.ClusterTest;
 import org.jcpg.testsupport.NodeTest;
 import org.jcpg.testsupport.PackagingTest;
@@ -28,7 +31,8 @@ import org.junit.jupiter.params.ParameterizedTest;
  * The build selects a test's suite by its tag alone (pom.xml), so a test class without a kind
  * would run nowhere and one with two would run twice. Every compiled class with test methods
  * (in the directory this class was loaded from: target/test-classes, or the benchmark's) must
- * carry exactly one kind annotation and no raw {@link Tag}.
+ * carry exactly one kind annotation and no raw {@link Tag}. And no class uses a test class but
+ * the test itself (and its nested classes): what tests share lives in {@code org.jcpg.testsupport}.
  */
 @UnitTest
 class TestKindsTest {
@@ -63,6 +67,40 @@ class TestKindsTest {
         assertThat(wrong)
                 .as("test classes need exactly one of @UnitTest, @NodeTest, @ClusterTest, @PackagingTest")
                 .isEmpty();
+    }
+
+    @Test
+    void noClassUsesAnotherTestClass() throws URISyntaxException {
+        Path root = Path.of(TestKindsTest.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        List<String> uses = new ArrayList<>();
+        int tests = 0;
+        for (JavaClass type : new ClassFileImporter().importPath(root)) {
+            if (isTest(type)) {
+                tests++;
+            }
+            for (Dependency dependency : type.getDirectDependenciesFromSelf()) {
+                JavaClass target = dependency.getTargetClass();
+                if (isTest(target) && !outermost(target).equals(outermost(type))) {
+                    uses.add(dependency.getDescription());
+                }
+            }
+        }
+        // The import itself works: it sees the test classes, so an empty directory cannot pass.
+        assertThat(tests).as("test classes seen").isGreaterThan(10);
+        assertThat(uses).as("uses of a test class by another class (move what is shared to testsupport)").isEmpty();
+    }
+
+    private static JavaClass outermost(JavaClass type) {
+        JavaClass outer = type;
+        while (outer.getEnclosingClass().isPresent()) {
+            outer = outer.getEnclosingClass().get();
+        }
+        return outer;
+    }
+
+    private static boolean isTest(JavaClass type) {
+        JavaClass outer = outermost(type);
+        return KINDS.stream().anyMatch(kind -> outer.isAnnotatedWith(kind));
     }
 
     private static boolean hasTestMethods(Class<?> type) {

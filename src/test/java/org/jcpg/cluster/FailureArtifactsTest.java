@@ -31,8 +31,8 @@ class FailureArtifactsTest {
         h.sent(1);
         h.end(End.CLEAN);
 
-        Path dir = FailureArtifacts.directory(tmp, VirtualSynchronyLoadTest.class, Instant.parse("2026-12-08T02:40:05Z"));
-        assertThat(dir).isEqualTo(tmp.resolve("target/cluster-failures/VirtualSynchronyLoadTest-20261208-024005"));
+        Path dir = FailureArtifacts.directory(tmp, FailureArtifactsTest.class, Instant.parse("2026-12-08T02:40:05Z"));
+        assertThat(dir).isEqualTo(tmp.resolve("target/cluster-failures/FailureArtifactsTest-20261208-024005"));
         FailureArtifacts.keep(dir, List.of(log1, gone, log3), List.of(h), "seed jcpg.vs.seed=5");
 
         assertThat(dir.resolve("n1-corosync.log")).hasContent("node 1 log");
@@ -45,7 +45,7 @@ class FailureArtifactsTest {
         assertThat(dir.resolve("failure.txt")).hasContent("seed jcpg.vs.seed=5");
 
         Files.createDirectories(dir);
-        assertThat(FailureArtifacts.directory(tmp, VirtualSynchronyLoadTest.class, Instant.parse("2026-12-08T02:40:05Z")))
-                .hasFileName("VirtualSynchronyLoadTest-20261208-024005-2");
+        assertThat(FailureArtifacts.directory(tmp, FailureArtifactsTest.class, Instant.parse("2026-12-08T02:40:05Z")))
+                .hasFileName("FailureArtifactsTest-20261208-024005-2");
     }
 }

@@ -50,8 +50,8 @@ class FaultScheduleTest {
         assertThatThrownBy(() -> RunSeed.parse("seed")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("-Djcpg.vs.seed=seed");
         RunSeed seed = new RunSeed(99, true);
-        assertThat(seed.replay(VirtualSynchronyLoadTest.class))
-                .isEqualTo("scripts/test.sh -Dtest=VirtualSynchronyLoadTest -Djcpg.vs.seed=99");
+        assertThat(seed.replay(FaultScheduleTest.class))
+                .isEqualTo("scripts/test.sh -Dtest=FaultScheduleTest -Djcpg.vs.seed=99");
         assertThat(seed).hasToString("jcpg.vs.seed=99 (from the property)");
     }
 
