@@ -10,6 +10,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.stream.Stream;
+import org.jcpg.bundling.Bundling;
+import org.jcpg.bundling.BundlingSender;
 import org.jcpg.testsupport.LogCapture;
 import org.jcpg.testsupport.NodeTest;
 import org.jcpg.testsupport.SuiteDaemon;
@@ -150,20 +152,26 @@ class ReclaimTest {
 
     private static final int LOOPS = 50;
 
-    /** Starts loops, each with a joined connection, and forgets them (issue 18 item 4). */
+    /**
+     * Starts loops, each with a joined connection and, as in issue 18 item 4, a bundling sender
+     * that has sent one message, and forgets them.
+     */
     private static void startAndDropLoops(String prefix, int count) {
+        Bundling bundling = Bundling.defaults();
         for (int i = 0; i < count; i++) {
             CpgEventLoop loop = CpgEventLoop.start();
-            CpgConnection cpg = TryAgain.retrying(() -> loop.open(new CpgListener() { }));
+            CpgConnection cpg = TryAgain.retrying(() -> loop.open(bundling.receiver(new CpgListener() { })));
             GroupName group = GroupName.of(prefix + "-" + i);
             TryAgain.retrying(() -> cpg.join(group));
+            BundlingSender sender = bundling.sender(cpg);
+            sender.send(new byte[] {(byte) i}, Duration.ofSeconds(10));
         }
     }
 
     /**
      * Event loops dropped without close() are reclaimed like connections: the
-     * loop thread, its eventfd, its connections and their groups go, and each
-     * loop says it was not closed.
+     * loop thread, its eventfd, its connections, their bundling senders (flusher threads)
+     * and their groups go, and each loop says it was not closed.
      */
     @Test
     @Timeout(240)
