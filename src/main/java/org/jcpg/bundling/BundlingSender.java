@@ -168,7 +168,9 @@ public final class BundlingSender implements AutoCloseable {
      * Queues a message, waiting up to {@code timeout} for room.
      *
      * @param message the message, copied into the queue if taken
-     * @param timeout how long to wait for room
+     * @param timeout how long to wait for room: zero or negative (even
+     *                {@code Duration.ofSeconds(Long.MIN_VALUE)}) does not wait, anything
+     *                above 365 days waits at most 365 days; not null
      * @throws CpgException          {@link CpgError#TRY_AGAIN} (retryable) if the queue stayed full
      * @throws IllegalStateException if interrupted while waiting (the message was not queued;
      *                               the interrupt status is set), and as {@link #trySend}
@@ -198,7 +200,8 @@ public final class BundlingSender implements AutoCloseable {
     /**
      * Waits until every message queued so far has been handed to libcpg.
      *
-     * @param timeout how long to wait
+     * @param timeout how long to wait, as for {@link #send(MemorySegment, Duration)}: zero or
+     *                negative does not wait, above 365 days waits at most 365 days
      * @return false if some were still queued at the timeout
      * @throws IllegalStateException if a send failed (see above)
      */
@@ -245,10 +248,14 @@ public final class BundlingSender implements AutoCloseable {
         }
     }
 
+    /** Zero or negative: no wait; above 365 days: 365 days (toNanos would overflow at the extremes). */
     private static long nanos(Duration timeout) {
         Objects.requireNonNull(timeout, "timeout");
-        return timeout.compareTo(Duration.ofDays(365)) > 0 ? Duration.ofDays(365).toNanos()
-                : Math.max(0, timeout.toNanos());
+        if (timeout.isNegative() || timeout.isZero()) {
+            return 0;
+        }
+        Duration longest = Duration.ofDays(365);
+        return (timeout.compareTo(longest) > 0 ? longest : timeout).toNanos();
     }
 
     @Override
