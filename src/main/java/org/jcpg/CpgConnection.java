@@ -78,8 +78,7 @@ public final class CpgConnection implements AutoCloseable {
     /** The native side of the connection: replaced only when an event loop reconnects it. */
     record Core(CpgHandle handle, Dispatcher dispatcher) {
         void join(GroupName group) {
-            dispatcher.expect(group);
-            handle.join(group);
+            dispatcher.join(group);
         }
     }
 

@@ -89,7 +89,6 @@ public final class CpgEventLoop implements AutoCloseable {
     private final EventLoop loop;
     // Weak: a connection dropped without close is still reclaimed (see CpgConnection).
     private final Map<CpgConnection, Boolean> connections = Collections.synchronizedMap(new WeakHashMap<>());
-    private volatile boolean closed;
     private final Cleaner.Cleanable cleanable;
 
     private static final Cleaner CLEANER = Cleaner.create(
@@ -102,10 +101,10 @@ public final class CpgEventLoop implements AutoCloseable {
      * loop thread (it holds the connections only through weak references):
      * otherwise the loop's own thread would keep it reachable forever.
      */
-    private record Reclaim(String name, EventLoop loop, AtomicBoolean closedByUser) implements Runnable {
+    private record Reclaim(String name, EventLoop loop, AtomicBoolean closed) implements Runnable {
         @Override
         public void run() {
-            if (closedByUser.get()) {
+            if (closed.get()) {
                 loop.close();
                 return;
             }
@@ -115,7 +114,8 @@ public final class CpgEventLoop implements AutoCloseable {
         }
     }
 
-    private final AtomicBoolean closedByUser = new AtomicBoolean();
+    /** Set by {@link #close()}; shared with the cleaner's action, which must not reach this object. */
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     private CpgEventLoop(Builder builder) {
         this.name = builder.name != null ? builder.name : "jcpg-loop-" + SERIAL.incrementAndGet();
@@ -126,7 +126,7 @@ public final class CpgEventLoop implements AutoCloseable {
                 : ReconnectPolicy.of(builder.reconnectFirst, builder.reconnectMax);
         this.loop = new EventLoop(name, builder.executor,
                 (sink, failure) -> handler.accept(CpgConnection.of(sink), failure), reconnect);
-        cleanable = CLEANER.register(this, new Reclaim(name, loop, closedByUser));
+        cleanable = CLEANER.register(this, new Reclaim(name, loop, closed));
     }
 
     /** {@return a started loop with the defaults} Callbacks on its thread, errors logged, no reconnect. */
@@ -249,7 +249,7 @@ public final class CpgEventLoop implements AutoCloseable {
     }
 
     private CpgConnection adopt(CpgConnection connection) {
-        if (closed) {
+        if (closed.get()) {
             connection.close();
             throw new IllegalStateException(name + " is closed");
         }
@@ -271,8 +271,7 @@ public final class CpgEventLoop implements AutoCloseable {
      */
     @Override
     public void close() {
-        closed = true;
-        closedByUser.set(true);
+        closed.set(true);
         List<CpgConnection> open;
         synchronized (connections) {
             open = List.copyOf(connections.keySet());
@@ -289,11 +288,11 @@ public final class CpgEventLoop implements AutoCloseable {
 
     /** {@return whether {@link #close()} was called} */
     public boolean isClosed() {
-        return closed;
+        return closed.get();
     }
 
     @Override
     public String toString() {
-        return name + (closed ? "[closed]" : "");
+        return name + (closed.get() ? "[closed]" : "");
     }
 }

@@ -10,6 +10,7 @@ import java.lang.ref.WeakReference;
 import java.lang.reflect.UndeclaredThrowableException;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
 import org.jcpg.ConnectionLost;
@@ -531,17 +532,17 @@ public final class Dispatcher implements Upcalls.Target {
      * per event: an accepted event is never lost without a word.
      */
     private final class Queued implements SerialExecutor.Task {
-        private final EventSink connection;
+        private final EventSink sink;
         private final CpgEvent event;
 
-        Queued(EventSink connection, CpgEvent event) {
-            this.connection = connection;
+        Queued(EventSink sink, CpgEvent event) {
+            this.sink = sink;
             this.event = event;
         }
 
         @Override
         public void run() {
-            runQueued(connection, event);
+            runQueued(sink, event);
         }
 
         @Override
@@ -551,9 +552,8 @@ public final class Dispatcher implements Upcalls.Target {
             }
             String what = event instanceof Message m ? "a message of " + m.payload().byteSize() + " bytes from node "
                     + m.nodeId() + " pid " + m.pid() : event.toString();
-            java.util.concurrent.RejectedExecutionException report = new java.util.concurrent.RejectedExecutionException(
-                    name + ": the event loop's executor refused the callback; not delivered: " + what, why);
-            report(connection, report);
+            report(sink, new RejectedExecutionException(
+                    name + ": the event loop's executor refused the callback; not delivered: " + what, why));
         }
     }
 
@@ -598,13 +598,16 @@ public final class Dispatcher implements Upcalls.Target {
     }
 
     /**
-     * The group the connection joins. Its first message then finds the name
-     * already decoded: a first delivery that missed the cache would take a
-     * branch that the JIT, compiling for earlier connections, left out, and
-     * the compiled delivery path would be thrown away and compiled again.
+     * Joins the group: the one join path, for a connection's join and an
+     * event loop's reconnect. It first primes the delivered-group cache, so
+     * the first message finds the name already decoded: a first delivery that
+     * missed the cache would take a branch that the JIT, compiling for
+     * earlier connections, left out, and the compiled delivery path would be
+     * thrown away and compiled again.
      */
-    public void expect(GroupName group) {
+    public void join(GroupName group) {
         lastGroup = group;
+        handle.join(group);
     }
 
     /** A connection receives one group's messages: reuse its name rather than decode it per message. */

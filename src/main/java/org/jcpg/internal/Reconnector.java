@@ -58,8 +58,7 @@ final class Reconnector {
         }
         try {
             if (group != null) {
-                fresh.expect(group);
-                fresh.handle().join(group);
+                fresh.join(group);
             }
         } catch (CpgException notYet) {
             fresh.handle().close();
